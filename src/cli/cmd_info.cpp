@@ -1,0 +1,74 @@
+// qiusuo info -m MODEL: what a model file is, and what running it costs.
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "model/model.h"
+
+namespace qs::cli {
+
+namespace {
+
+void run_info(const std::string& path, int n_ctx) {
+  auto m = Model::load(path);
+  const ModelConfig& c = m->config();
+  const auto& f = m->file();
+  std::printf("file:            %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f.version(), f.file_size() / 1048576.0);
+  if (!c.name.empty()) std::printf("name:            %s\n", c.name.c_str());
+  std::printf("architecture:    %s\n", arch_name(c.arch));
+  std::printf("layers:          %d\n", c.n_layer);
+  std::printf("embedding:       %d\n", c.n_embd);
+  std::printf("heads:           %d (kv %d), head dims k %d v %d\n", c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v);
+  std::printf("vocab:           %d\n", c.n_vocab);
+  std::printf("context (train): %d\n", c.n_ctx_train);
+  std::printf("rope:            %s pairs, %d dims, base %g", c.rope_style == RopeStyle::Adjacent ? "adjacent" : "neox",
+              c.n_rot, c.rope_base);
+  if (c.rope_scaling == RopeScaling::Yarn) std::printf(", yarn x%g over %d", c.rope_factor, c.rope_orig_ctx);
+  std::printf("\n");
+  if (c.is_mla()) {
+    std::printf("mla:             q_lora %d, kv_lora %d, qk_nope %d, qk_rope %d, v %d, layout %s, scale %.7f\n",
+                c.q_lora_rank, c.kv_lora_rank, c.qk_nope, c.qk_rope, c.head_dim_v,
+                m->weights().layers[0].mla_layout == MlaLayout::KvB ? "attn_kv_b" : "attn_k_b/attn_v_b", c.attn_scale());
+  }
+  if (c.n_expert > 0) {
+    std::printf("moe:             %d experts, %d used, %d shared, width %d, %d leading dense (width %d), %s gating",
+                c.n_expert, c.n_expert_used, c.n_expert_shared, c.n_ff_exp, c.n_leading_dense, c.n_ff,
+                c.gating == Gating::Sigmoid ? "sigmoid" : "softmax");
+    if (c.n_expert_groups > 1) std::printf(", groups %d/%d", c.n_expert_groups_used, c.n_expert_groups);
+    std::printf(", scale %g%s\n", c.expert_weights_scale, c.expert_weights_norm ? ", normalised" : "");
+  } else {
+    std::printf("ffn:             %d\n", c.n_ff);
+  }
+  std::map<std::string, std::pair<int, uint64_t>> types;
+  for (const auto& t : f.tensors()) {
+    auto& e = types[std::string(traits(t.type).name)];
+    e.first++;
+    e.second += t.nbytes;
+  }
+  std::printf("tensor types:   ");
+  for (const auto& [name, e] : types) std::printf(" %s x%d (%.1f MiB)", name.c_str(), e.first, e.second / 1048576.0);
+  std::printf("\n");
+  const double params = static_cast<double>(m->parameter_count());
+  std::printf("parameters:      %.0f (%.3f B)\n", params, params / 1e9);
+  const uint64_t kv_per_token = static_cast<uint64_t>(c.kv_values_per_token_layer()) * c.n_layer * sizeof(float);
+  std::printf("kv per token:    %llu bytes (%d values x %d layers, f32)\n", static_cast<unsigned long long>(kv_per_token),
+              c.kv_values_per_token_layer(), c.n_layer);
+  const double resident = static_cast<double>(m->weight_bytes()) + static_cast<double>(kv_per_token) * n_ctx;
+  std::printf("resident memory: %.1f MiB (weights %.1f MiB + kv for %d tokens)\n", resident / 1048576.0,
+              m->weight_bytes() / 1048576.0, n_ctx);
+}
+
+}  // namespace
+
+void register_info(CLI::App& app) {
+  auto* cmd = app.add_subcommand("info", "Describe a model: architecture, dimensions, tensor types, memory");
+  static std::string model;
+  static int n_ctx = 4096;
+  cmd->add_option("-m,--model", model, "GGUF model file")->required();
+  cmd->add_option("-c,--ctx-size", n_ctx, "context size for the memory estimate")->check(CLI::Range(1, 1 << 24));
+  cmd->callback([] { run_info(model, n_ctx); });
+}
+
+}  // namespace qs::cli

@@ -1,0 +1,12 @@
+// Each CLI verb lives in its own cmd_*.cpp and registers itself on the root app here.
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace qs::cli {
+
+void register_info(CLI::App& app);
+void register_logits(CLI::App& app);
+void register_generate(CLI::App& app);
+void register_synth(CLI::App& app);
+
+}  // namespace qs::cli

@@ -1,0 +1,24 @@
+// qiusuo: one binary, verbs a person expects (info, logits, generate, synth, ...).
+#include <cstdio>
+#include <exception>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"qiusuo (求索): runs DeepSeek-family models on your own hardware"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "qiusuo 0.1.0");
+  qs::cli::register_info(app);
+  qs::cli::register_logits(app);
+  qs::cli::register_generate(app);
+  qs::cli::register_synth(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qiusuo: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,85 @@
+// A GGUF file (versions 2 and 3), memory-mapped read-only and validated as it is parsed.
+// Every count, length and offset read from the file is checked against the bytes that remain and
+// against sane limits before it is used, so a hostile file yields a GgufError, never a crash.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gguf/gguf_value.h"
+#include "tensor/ggml_type.h"
+
+namespace qs {
+
+class GgufError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct GgufTensorInfo {
+  std::string name;
+  std::vector<int64_t> ne;     // ggml order: ne[0] is the contiguous (row) dimension
+  GgmlType type = GgmlType::F32;
+  uint64_t offset = 0;         // relative to the start of the data section
+  const uint8_t* data = nullptr;
+  size_t nbytes = 0;
+  int64_t n_elements() const;
+  int64_t rows() const { return ne.empty() ? 0 : n_elements() / ne[0]; }
+};
+
+class GgufFile {
+ public:
+  // Limits that bound what a file can make us allocate while parsing.
+  static constexpr uint64_t kMaxTensors = 1u << 20;
+  static constexpr uint64_t kMaxKeys = 1u << 20;
+  static constexpr uint64_t kMaxStringBytes = 1u << 26;  // 64 MiB (chat templates are < 100 KiB)
+  static constexpr uint64_t kMaxArrayElems = 1u << 26;
+  static constexpr uint64_t kMaxDims = 4;
+
+  static std::unique_ptr<GgufFile> open(const std::string& path);
+  // Parse a buffer already in memory (tests, fuzzing). The bytes must outlive the object.
+  static std::unique_ptr<GgufFile> from_memory(const uint8_t* data, size_t size, std::string label);
+  ~GgufFile();
+  GgufFile(const GgufFile&) = delete;
+  GgufFile& operator=(const GgufFile&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint32_t version() const { return version_; }
+  size_t file_size() const { return size_; }
+  uint64_t alignment() const { return alignment_; }
+
+  const std::map<std::string, GgufValue>& metadata() const { return kv_; }
+  const std::vector<GgufTensorInfo>& tensors() const { return tensors_; }
+  const GgufValue* find(const std::string& key) const;
+  const GgufTensorInfo* find_tensor(const std::string& name) const;
+
+  // Typed accessors: throw GgufError naming the key when the value has the wrong type or range.
+  std::optional<uint64_t> get_uint(const std::string& key) const;
+  std::optional<double> get_float(const std::string& key) const;
+  std::optional<bool> get_bool(const std::string& key) const;
+  std::optional<std::string> get_string(const std::string& key) const;
+  std::vector<std::string> get_string_array(const std::string& key) const;  // empty if absent
+  std::vector<int64_t> get_int_array(const std::string& key) const;
+  std::vector<float> get_float_array(const std::string& key) const;
+
+ private:
+  GgufFile() = default;
+  void parse();
+
+  std::string path_;
+  const uint8_t* base_ = nullptr;
+  size_t size_ = 0;
+  bool mapped_ = false;
+  uint32_t version_ = 0;
+  uint64_t alignment_ = 32;
+  std::map<std::string, GgufValue> kv_;
+  std::vector<GgufTensorInfo> tensors_;
+  std::map<std::string, size_t> tensor_index_;
+};
+
+}  // namespace qs

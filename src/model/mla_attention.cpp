@@ -1,0 +1,140 @@
+// Multi-head latent attention, the one place it lives. Notation as in the DeepSeek papers:
+// d_c = kv_lora_rank (latent), d_r = qk_rope, d_n = qk_nope, d_v = v head size, H heads.
+//
+//   q        = W_qb · norm(W_qa · x)       (or W_q · x without q-LoRA); per head [q_nope | q_pe]
+//   [c | kr] = W_kva · x;  c_kv = norm(c);  k_pe = RoPE(kr)     ← only these are cached
+//   score(h, s) = scale · (q_nope·W_UK[h]·c_kv[s] + q_pe·k_pe[s])
+//   out      = W_o · concat_h( W_UV[h] · Σ_s softmax(score)[s] · c_kv[s] )
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/thread_pool.h"
+#include "model/attention.h"
+
+namespace qs {
+
+namespace {
+
+// W_UKᵀ·q_nope for one head (the "absorbed" query in latent space), whatever the storage layout.
+void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const float* q_nope, float* q_lat) {
+  const MatView uk = w.uk(h, c);
+  if (w.mla_layout == MlaLayout::KvB) matvec_t_st(uk, q_nope, q_lat);  // uk: [d_n, d_c]
+  else matvec_st(uk, q_nope, q_lat);                                   // uk: [d_c, d_n] = W_UKᵀ
+}
+
+// W_UK·c_kv for one head: the decompressed no-rope key.
+void decompress_key(const ModelConfig& c, const LayerWeights& w, int h, const float* c_kv, float* k_nope) {
+  const MatView uk = w.uk(h, c);
+  if (w.mla_layout == MlaLayout::KvB) matvec_st(uk, c_kv, k_nope);
+  else matvec_t_st(uk, c_kv, k_nope);
+}
+
+void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
+                     int n, int pos0, float* O) {
+  const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
+  const int dqk = dn + dr;
+  const float scale = c.attn_scale();
+  global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
+    std::vector<float> q_lat(dc), o_lat(dc), scores(static_cast<size_t>(pos0 + n));
+    for (int64_t job = b; job < e; ++job) {
+      const int t = static_cast<int>(job / H), h = static_cast<int>(job % H);
+      const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
+      absorb_query(c, w, h, q, q_lat.data());
+      const int n_kv = pos0 + t + 1;  // causal: keys up to and including this token
+      for (int s = 0; s < n_kv; ++s) {
+        const float* row = cache.k(il, s);
+        scores[s] = scale * (dot_f32(q_lat.data(), row, dc) + dot_f32(q + dn, row + dc, dr));
+      }
+      softmax_inplace(scores.data(), n_kv);
+      std::fill(o_lat.begin(), o_lat.end(), 0.f);
+      for (int s = 0; s < n_kv; ++s) axpy_f32(scores[s], cache.k(il, s), o_lat.data(), dc);
+      matvec_st(w.uv(h, c), o_lat.data(), O + (static_cast<size_t>(t) * H + h) * dv);
+    }
+  });
+}
+
+void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il,
+                         const float* Q, int n, int pos0, float* O) {
+  const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
+  const int dqk = dn + dr;
+  const int n_kv = pos0 + n;
+  const float scale = c.attn_scale();
+  // Rebuild per-head K_nope and V for every cached position once, shared by all queries of the batch.
+  std::vector<float> K(static_cast<size_t>(n_kv) * H * dn), V(static_cast<size_t>(n_kv) * H * dv);
+  global_pool().parallel_for(int64_t{n_kv} * H, [&](int64_t b, int64_t e, int) {
+    for (int64_t job = b; job < e; ++job) {
+      const int s = static_cast<int>(job / H), h = static_cast<int>(job % H);
+      const float* c_kv = cache.k(il, s);
+      decompress_key(c, w, h, c_kv, &K[static_cast<size_t>(job) * dn]);
+      matvec_st(w.uv(h, c), c_kv, &V[static_cast<size_t>(job) * dv]);
+    }
+  });
+  global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
+    std::vector<float> scores(static_cast<size_t>(n_kv));
+    for (int64_t job = b; job < e; ++job) {
+      const int t = static_cast<int>(job / H), h = static_cast<int>(job % H);
+      const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
+      const int n_vis = pos0 + t + 1;
+      for (int s = 0; s < n_vis; ++s) {
+        const float* k_pe = cache.k(il, s) + dc;
+        scores[s] = scale * (dot_f32(q, &K[(static_cast<size_t>(s) * H + h) * dn], dn) + dot_f32(q + dn, k_pe, dr));
+      }
+      softmax_inplace(scores.data(), n_vis);
+      float* o = O + (static_cast<size_t>(t) * H + h) * dv;
+      std::fill(o, o + dv, 0.f);
+      for (int s = 0; s < n_vis; ++s) axpy_f32(scores[s], &V[(static_cast<size_t>(s) * H + h) * dv], o, dv);
+    }
+  });
+}
+
+}  // namespace
+
+void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope, KvCache& cache, int il,
+                   const float* X, int n, int pos0, float* out, MlaMode mode) {
+  const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
+  const int dqk = dn + dr;
+
+  // Queries [n][H][d_n + d_r].
+  std::vector<float> Q(static_cast<size_t>(n) * H * dqk);
+  if (c.q_lora_rank > 0) {
+    std::vector<float> qa(static_cast<size_t>(n) * c.q_lora_rank);
+    matmul(w.wq_a, X, n, qa.data());
+    for (int t = 0; t < n; ++t) {
+      float* r = &qa[static_cast<size_t>(t) * c.q_lora_rank];
+      rms_norm(r, w.q_a_norm.data(), r, c.q_lora_rank, c.rms_eps);
+    }
+    matmul(w.wq_b, qa.data(), n, Q.data());
+  } else {
+    matmul(w.wq, X, n, Q.data());
+  }
+  for (int t = 0; t < n; ++t)
+    for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dqk + dn], pos0 + t);
+
+  // The latent: normed c_kv and roped k_pe go straight into the cache.
+  std::vector<float> kva(static_cast<size_t>(n) * (dc + dr));
+  matmul(w.wkv_a, X, n, kva.data());
+  for (int t = 0; t < n; ++t) {
+    const float* src = &kva[static_cast<size_t>(t) * (dc + dr)];
+    float* row = cache.k(il, pos0 + t);
+    rms_norm(src, w.kv_a_norm.data(), row, dc, c.rms_eps);
+    std::copy(src + dc, src + dc + dr, row + dc);
+    rope.apply(row + dc, pos0 + t);
+  }
+
+  if (mode == MlaMode::Auto) {
+    // Absorbed costs more arithmetic per (query, key) pair but needs no per-key decompression;
+    // it wins unless many queries share the same keys.
+    mode = n >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
+  }
+  if (mode == MlaMode::Decompressed && w.mla_layout == MlaLayout::KbVb && w.wk_b.empty()) mode = MlaMode::Absorbed;
+
+  std::vector<float> O(static_cast<size_t>(n) * H * dv);
+  if (mode == MlaMode::Absorbed) attend_absorbed(c, w, cache, il, Q.data(), n, pos0, O.data());
+  else attend_decompressed(c, w, cache, il, Q.data(), n, pos0, O.data());
+  matmul(w.wo, O.data(), n, out);
+}
+
+}  // namespace qs

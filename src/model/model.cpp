@@ -1,0 +1,81 @@
+#include "model/model.h"
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "model/moe.h"
+#include "tensor/quants.h"
+
+namespace qs {
+
+std::unique_ptr<Model> Model::load(const std::string& path) { return from_file(GgufFile::open(path)); }
+
+std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f) {
+  std::unique_ptr<Model> m(new Model());
+  m->config_ = load_config(*f);
+  m->weights_ = bind_weights(*f, m->config_);
+  m->config_.n_vocab = static_cast<int>(m->weights_.tok_embd.rows);
+  m->rope_ = std::make_unique<Rope>(m->config_, m->weights_.rope_freqs);
+  m->file_ = std::move(f);
+  return m;
+}
+
+std::unique_ptr<Sequence> Model::new_sequence(int n_ctx) const {
+  if (n_ctx <= 0) n_ctx = std::min(config_.n_ctx_train, 4096);
+  return std::make_unique<Sequence>(config_, n_ctx);
+}
+
+uint64_t Model::parameter_count() const {
+  uint64_t n = 0;
+  for (const auto& t : file_->tensors()) n += static_cast<uint64_t>(t.n_elements());
+  return n;
+}
+
+uint64_t Model::weight_bytes() const {
+  uint64_t n = 0;
+  for (const auto& t : file_->tensors()) n += t.nbytes;
+  return n;
+}
+
+void Model::forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const {
+  const ModelConfig& c = config_;
+  if (n <= 0) return;
+  if (seq.n_past + n > seq.cache.capacity())
+    throw std::out_of_range("context full: " + std::to_string(seq.n_past) + " + " + std::to_string(n) +
+                            " tokens exceed the context of " + std::to_string(seq.cache.capacity()));
+  for (int t = 0; t < n; ++t)
+    if (tokens[t] < 0 || tokens[t] >= c.n_vocab)
+      throw std::out_of_range("token id " + std::to_string(tokens[t]) + " outside the vocabulary [0, " +
+                              std::to_string(c.n_vocab) + ")");
+
+  const int d = c.n_embd;
+  const int pos0 = seq.n_past;
+  std::vector<float> X(static_cast<size_t>(n) * d), Xn(X.size()), Y(X.size());
+  for (int t = 0; t < n; ++t)
+    dequantize_row(weights_.tok_embd.type, weights_.tok_embd.row(tokens[t]), &X[static_cast<size_t>(t) * d], d);
+
+  for (int il = 0; il < c.n_layer; ++il) {
+    const LayerWeights& L = weights_.layers[il];
+    for (int t = 0; t < n; ++t) rms_norm(&X[static_cast<size_t>(t) * d], L.attn_norm.data(), &Xn[static_cast<size_t>(t) * d], d, c.rms_eps);
+    if (c.is_mla()) mla_attention(c, L, *rope_, seq.cache, il, Xn.data(), n, pos0, Y.data(), mla_mode_);
+    else gqa_attention(c, L, *rope_, seq.cache, il, Xn.data(), n, pos0, Y.data());
+    axpy_f32(1.f, Y.data(), X.data(), static_cast<int64_t>(X.size()));
+
+    for (int t = 0; t < n; ++t) rms_norm(&X[static_cast<size_t>(t) * d], L.ffn_norm.data(), &Xn[static_cast<size_t>(t) * d], d, c.rms_eps);
+    if (c.is_moe_layer(il)) moe_ffn(c, L, Xn.data(), n, Y.data());
+    else dense_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, Xn.data(), n, Y.data());
+    axpy_f32(1.f, Y.data(), X.data(), static_cast<int64_t>(X.size()));
+  }
+  seq.n_past += n;
+
+  if (!logits) return;
+  const int first = all_logits ? 0 : n - 1;
+  const int rows = n - first;
+  for (int t = first; t < n; ++t)
+    rms_norm(&X[static_cast<size_t>(t) * d], weights_.output_norm.data(), &Xn[static_cast<size_t>(t - first) * d], d, c.rms_eps);
+  matmul(weights_.output, Xn.data(), rows, logits);
+}
+
+}  // namespace qs

@@ -1,0 +1,50 @@
+// A loaded model: the mapped GGUF, its config and bound weights, and the forward pass.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/kv_cache.h"
+#include "gguf/gguf_file.h"
+#include "model/attention.h"
+#include "model/config.h"
+#include "model/rope.h"
+#include "model/weights.h"
+
+namespace qs {
+
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const std::string& path);
+  // Takes ownership of an already parsed file (tests build GGUFs in memory).
+  static std::unique_ptr<Model> from_file(std::unique_ptr<GgufFile> f);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufFile& file() const { return *file_; }
+  const ModelWeights& weights() const { return weights_; }
+  int n_vocab() const { return config_.n_vocab; }
+
+  // A fresh sequence with room for n_ctx positions (0: min(training context, 4096)).
+  std::unique_ptr<Sequence> new_sequence(int n_ctx = 0) const;
+
+  // Evaluates tokens at positions seq.n_past.. as one batch and advances seq.n_past.
+  // logits receives n × n_vocab floats when all_logits, else the last row only (may be null).
+  void forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const;
+
+  void set_mla_mode(MlaMode m) { mla_mode_ = m; }
+  MlaMode mla_mode() const { return mla_mode_; }
+
+  uint64_t parameter_count() const;
+  uint64_t weight_bytes() const;
+
+ private:
+  Model() = default;
+  std::unique_ptr<GgufFile> file_;
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::unique_ptr<Rope> rope_;
+  MlaMode mla_mode_ = MlaMode::Auto;
+};
+
+}  // namespace qs

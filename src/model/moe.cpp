@@ -1,0 +1,105 @@
+#include "model/moe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+
+namespace qs {
+
+namespace {
+
+// Indices of the k largest values; ties go to the lower index (deterministic).
+std::vector<int> top_k(const std::vector<float>& v, int k) {
+  std::vector<int> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    return v[a] > v[b] || (v[a] == v[b] && a < b);
+  });
+  idx.resize(k);
+  return idx;
+}
+
+}  // namespace
+
+ExpertChoice route_token(const ModelConfig& c, const float* logits, const std::vector<float>& bias) {
+  const int E = c.n_expert;
+  std::vector<float> score(logits, logits + E);
+  if (c.gating == Gating::Sigmoid) {
+    for (float& s : score) s = 1.f / (1.f + std::exp(-s));
+  } else {
+    softmax_inplace(score.data(), E);
+  }
+  std::vector<float> sel = score;
+  if (!bias.empty())
+    for (int e = 0; e < E; ++e) sel[e] += bias[e];
+
+  if (c.n_expert_groups > 1 && c.n_expert_groups_used < c.n_expert_groups) {
+    // Group-limited routing: keep the best groups, judged by their top-2 sum when a selection bias
+    // exists (V3's noaux_tc) or by their best expert otherwise (V2's group_limited_greedy).
+    const int G = c.n_expert_groups, per = E / G;
+    std::vector<float> gscore(G);
+    for (int g = 0; g < G; ++g) {
+      std::vector<float> members(sel.begin() + g * per, sel.begin() + (g + 1) * per);
+      std::sort(members.begin(), members.end(), std::greater<float>());
+      gscore[g] = bias.empty() || per < 2 ? members[0] : members[0] + members[1];
+    }
+    std::vector<bool> keep(G, false);
+    for (int g : top_k(gscore, c.n_expert_groups_used)) keep[g] = true;
+    for (int e = 0; e < E; ++e)
+      if (!keep[e / per]) sel[e] = -INFINITY;
+  }
+
+  ExpertChoice ch;
+  ch.experts = top_k(sel, c.n_expert_used);
+  for (int e : ch.experts) ch.weights.push_back(score[e]);  // unbiased scores weight the outputs
+  if (c.expert_weights_norm) {
+    float sum = 0.f;
+    for (float x : ch.weights) sum += x;
+    for (float& x : ch.weights) x /= (sum + 1e-20f);
+  }
+  for (float& x : ch.weights) x *= c.expert_weights_scale;
+  return ch;
+}
+
+void dense_ffn(const MatView& gate, const MatView& up, const MatView& down, const float* X, int n, float* out) {
+  const int64_t f = gate.rows;
+  std::vector<float> G(static_cast<size_t>(n) * f), U(static_cast<size_t>(n) * f);
+  matmul(gate, X, n, G.data());
+  matmul(up, X, n, U.data());
+  swiglu_inplace(G.data(), U.data(), static_cast<int64_t>(n) * f);
+  matmul(down, G.data(), n, out);
+}
+
+void moe_ffn(const ModelConfig& c, const LayerWeights& w, const float* X, int n, float* out) {
+  const int d = c.n_embd, E = c.n_expert;
+  std::vector<float> logits(static_cast<size_t>(n) * E);
+  matmul(w.gate_inp, X, n, logits.data());
+
+  // Gather the tokens routed to each expert so each expert's weights are read once per batch.
+  std::vector<std::vector<std::pair<int, float>>> routed(E);
+  for (int t = 0; t < n; ++t) {
+    const ExpertChoice ch = route_token(c, &logits[static_cast<size_t>(t) * E], w.exp_probs_b);
+    for (size_t k = 0; k < ch.experts.size(); ++k) routed[ch.experts[k]].push_back({t, ch.weights[k]});
+  }
+
+  if (c.n_expert_shared > 0) dense_ffn(w.gate_shexp, w.up_shexp, w.down_shexp, X, n, out);
+  else std::fill(out, out + static_cast<size_t>(n) * d, 0.f);
+
+  std::vector<float> xe, ye;
+  for (int e = 0; e < E; ++e) {
+    const auto& toks = routed[e];
+    if (toks.empty()) continue;
+    const int m = static_cast<int>(toks.size());
+    xe.resize(static_cast<size_t>(m) * d);
+    ye.resize(static_cast<size_t>(m) * d);
+    for (int i = 0; i < m; ++i) std::copy_n(X + static_cast<size_t>(toks[i].first) * d, d, &xe[static_cast<size_t>(i) * d]);
+    dense_ffn(w.gate_exps.expert(e), w.up_exps.expert(e), w.down_exps.expert(e), xe.data(), m, ye.data());
+    for (int i = 0; i < m; ++i)
+      axpy_f32(toks[i].second, &ye[static_cast<size_t>(i) * d], out + static_cast<size_t>(toks[i].first) * d, d);
+  }
+}
+
+}  // namespace qs

@@ -1,0 +1,29 @@
+// Rotary position embedding: per-pair frequencies (plain, linear, YaRN, or divided by the
+// rope_freqs factors that llama-3 style GGUFs carry) and their application in either pairing.
+#pragma once
+#include <vector>
+
+#include "model/config.h"
+
+namespace qs {
+
+class Rope {
+ public:
+  // freq_factors: optional per-pair divisors from a `rope_freqs.weight` tensor (llama3 scaling).
+  Rope(const ModelConfig& c, const std::vector<float>& freq_factors = {});
+  int dims() const { return n_rot_; }
+  const std::vector<double>& theta() const { return theta_; }
+  // Rotates the first n_rot values of x (one head) for absolute position pos.
+  void apply(float* x, int pos) const;
+
+ private:
+  int n_rot_;
+  RopeStyle style_;
+  std::vector<double> theta_;  // per pair i < n_rot/2
+};
+
+// YaRN ramp as in DeepSeek's reference: pairs below `low` keep their frequency, above `high`
+// are divided by the factor, in between they blend linearly. Exposed for tests.
+std::vector<double> yarn_theta(int dim, double base, double factor, int orig_ctx, double beta_fast, double beta_slow);
+
+}  // namespace qs

@@ -1,0 +1,77 @@
+#include "tensor/ggml_type.h"
+
+#include <array>
+#include <stdexcept>
+#include <string>
+
+namespace qs {
+namespace {
+
+struct Entry {
+  GgmlType type;
+  TypeTraits traits;
+};
+
+// Block sizes and byte sizes as ggml defines them; Q8_1 and Q8_K are activation-only formats.
+constexpr std::array<Entry, 15> kTable{{
+    {GgmlType::F32, {"F32", 1, 4, true}},
+    {GgmlType::F16, {"F16", 1, 2, true}},
+    {GgmlType::Q4_0, {"Q4_0", 32, 18, true}},
+    {GgmlType::Q4_1, {"Q4_1", 32, 20, true}},
+    {GgmlType::Q5_0, {"Q5_0", 32, 22, true}},
+    {GgmlType::Q5_1, {"Q5_1", 32, 24, true}},
+    {GgmlType::Q8_0, {"Q8_0", 32, 34, true}},
+    {GgmlType::Q8_1, {"Q8_1", 32, 36, false}},
+    {GgmlType::Q2_K, {"Q2_K", 256, 84, true}},
+    {GgmlType::Q3_K, {"Q3_K", 256, 110, true}},
+    {GgmlType::Q4_K, {"Q4_K", 256, 144, true}},
+    {GgmlType::Q5_K, {"Q5_K", 256, 176, true}},
+    {GgmlType::Q6_K, {"Q6_K", 256, 210, true}},
+    {GgmlType::Q8_K, {"Q8_K", 256, 292, false}},
+    {GgmlType::BF16, {"BF16", 1, 2, true}},
+}};
+
+constexpr uint32_t kMaxId = 31;
+
+// Direct index from id to table slot (-1: unknown), so traits() stays O(1) on hot paths like row_bytes.
+constexpr std::array<int8_t, kMaxId + 1> make_index() {
+  std::array<int8_t, kMaxId + 1> idx{};
+  for (auto& v : idx) v = -1;
+  for (size_t i = 0; i < kTable.size(); ++i) idx[static_cast<uint32_t>(kTable[i].type)] = static_cast<int8_t>(i);
+  return idx;
+}
+constexpr auto kIndex = make_index();
+
+const TypeTraits* find(uint32_t id) {
+  if (id > kMaxId || kIndex[id] < 0) return nullptr;
+  return &kTable[static_cast<size_t>(kIndex[id])].traits;
+}
+
+char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
+
+}  // namespace
+
+std::optional<TypeTraits> type_traits(uint32_t id) {
+  const TypeTraits* t = find(id);
+  if (!t) return std::nullopt;
+  return *t;
+}
+
+const TypeTraits& traits(GgmlType t) {
+  const TypeTraits* tt = find(static_cast<uint32_t>(t));
+  if (!tt) throw std::invalid_argument("unknown ggml type id " + std::to_string(static_cast<uint32_t>(t)));
+  return *tt;
+}
+
+std::optional<GgmlType> type_from_name(std::string_view name) {
+  for (const Entry& e : kTable) {
+    const std::string_view n = e.traits.name;
+    if (n.size() != name.size()) continue;
+    bool same = true;
+    for (size_t i = 0; i < n.size() && same; ++i) same = upper(name[i]) == n[i];
+    if (same) return e.type;
+  }
+  return std::nullopt;
+}
+
+}  // namespace qs
