@@ -243,6 +243,171 @@ TEST(Quants, Q3_KKnownBlock) {
   for (int e = 0; e < 256; ++e) EXPECT_EQ(y[e], float(sc[e / 16] * q[e])) << e;
 }
 
+// Formats below are checked against the layouts in ggml-common.h / dequantize_row_* in ggml-quants.c
+// (ggml-org/llama.cpp 01243c58). Each test packs levels by the format description, uses distinct
+// values per field (scale, min, per-element level) and two blocks with different headers, so a swapped
+// nibble, bit or field, or a wrong block stride, changes the result. Chosen values keep every product
+// exact in float, so equality is exact.
+
+// Deterministic pseudo-random levels in [0, 2^bits).
+std::vector<int> levels(int n, int bits, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<int> q(static_cast<size_t>(n));
+  for (int& v : q) v = static_cast<int>(rng() >> (32 - bits));
+  return q;
+}
+
+TEST(Quants, Q4_1KnownBlocks) {
+  const uint16_t d[2] = {0x3800, 0x3400};  // 0.5, 0.25
+  const uint16_t m[2] = {0xC140, 0x3E00};  // -2.625, 1.5
+  const float df[2] = {0.5f, 0.25f}, mf[2] = {-2.625f, 1.5f};
+  block_q4_1 b[2]{};
+  int q[64];
+  // Elements j and j+16 (the two nibbles of one byte) always differ, as do the two blocks.
+  for (int e = 0; e < 64; ++e) q[e] = (e * 7 + e / 16 * 3 + 5) % 16;
+  for (int i = 0; i < 2; ++i) {
+    b[i].d = d[i];
+    b[i].m = m[i];
+    // qs[j]: low nibble = element j, high nibble = element j+16.
+    for (int j = 0; j < 16; ++j) b[i].qs[j] = static_cast<uint8_t>(q[32 * i + j] | (q[32 * i + j + 16] << 4));
+  }
+  ASSERT_EQ(fp16_to_f32(m[0]), mf[0]);
+  ASSERT_EQ(fp16_to_f32(m[1]), mf[1]);
+  float y[64];
+  dequantize_row(GgmlType::Q4_1, b, y, 64);
+  for (int e = 0; e < 64; ++e) EXPECT_EQ(y[e], float(q[e] * double(df[e / 32]) + mf[e / 32])) << e;
+}
+
+TEST(Quants, Q5_1KnownBlocks) {
+  const uint16_t d[2] = {0x3400, 0x3C00};  // 0.25, 1.0
+  const uint16_t m[2] = {0xC000, 0x3A00};  // -2.0, 0.75
+  const float df[2] = {0.25f, 1.0f}, mf[2] = {-2.0f, 0.75f};
+  // Per block a permutation of 0..31 (5-bit reversal of e, xor a per-block constant), so elements j and
+  // j+16 differ in the low nibble as well as in bit 4. (An affine e*a+b mod 32 would not: its j and j+16
+  // share the low nibble, hiding a nibble swap.)
+  int q[64];
+  for (int e = 0; e < 64; ++e) {
+    const int r = e % 32;
+    const int rev = ((r & 1) << 4) | ((r & 2) << 2) | (r & 4) | ((r & 8) >> 2) | ((r & 16) >> 4);
+    q[e] = rev ^ (e < 32 ? 0x0B : 0x16);
+  }
+  block_q5_1 b[2]{};
+  for (int i = 0; i < 2; ++i) {
+    b[i].d = d[i];
+    b[i].m = m[i];
+    uint32_t qh = 0;  // bit e (of the little-endian u32) = bit 4 of element e
+    for (int j = 0; j < 16; ++j) {
+      b[i].qs[j] = static_cast<uint8_t>((q[32 * i + j] & 0xF) | ((q[32 * i + j + 16] & 0xF) << 4));
+    }
+    for (int e = 0; e < 32; ++e) qh |= static_cast<uint32_t>(q[32 * i + e] >> 4) << e;
+    for (int k = 0; k < 4; ++k) b[i].qh[k] = static_cast<uint8_t>(qh >> (8 * k));
+  }
+  float y[64];
+  dequantize_row(GgmlType::Q5_1, b, y, 64);
+  for (int e = 0; e < 64; ++e) EXPECT_EQ(y[e], float(q[e] * double(df[e / 32]) + mf[e / 32])) << e;
+}
+
+TEST(Quants, Q2_KKnownBlocks) {
+  const uint16_t d[2] = {0x3800, 0x4000};     // 0.5, 2.0
+  const uint16_t dmin[2] = {0x3000, 0x3400};  // 0.125, 0.25
+  const double df[2] = {0.5, 2.0}, mf[2] = {0.125, 0.25};
+  block_q2_K b[2]{};
+  const std::vector<int> q = levels(512, 2, 101);
+  int sc[2][16], mn[2][16];
+  for (int i = 0; i < 2; ++i) {
+    b[i].d = d[i];
+    b[i].dmin = dmin[i];
+    for (int s = 0; s < 16; ++s) {
+      sc[i][s] = (s * 7 + 1 + 5 * i) % 16;  // permutations of 0..15, different per block
+      mn[i][s] = (s * 5 + 3 + 3 * i) % 16;
+      b[i].scales[s] = static_cast<uint8_t>(sc[i][s] | (mn[i][s] << 4));  // low nibble scale, high nibble min
+    }
+    // Element e = 128h + 32k + l is bits 2k..2k+1 of qs[32h + l]; sub-block (scale/min) e / 16.
+    for (int e = 0; e < 256; ++e) {
+      const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+      b[i].qs[32 * h + l] = static_cast<uint8_t>(b[i].qs[32 * h + l] | (q[256 * i + e] << (2 * k)));
+    }
+  }
+  float y[512];
+  dequantize_row(GgmlType::Q2_K, b, y, 512);
+  for (int i = 0; i < 2; ++i) {
+    for (int e = 0; e < 256; ++e) {
+      const int s = e / 16;
+      EXPECT_EQ(y[256 * i + e], float(df[i] * sc[i][s] * q[256 * i + e] - mf[i] * mn[i][s])) << i << " " << e;
+    }
+  }
+}
+
+TEST(Quants, Q5_KKnownBlocks) {
+  const uint16_t d[2] = {0x3800, 0x3400};     // 0.5, 0.25
+  const uint16_t dmin[2] = {0x3400, 0x3C00};  // 0.25, 1.0
+  const double df[2] = {0.5, 0.25}, mf[2] = {0.25, 1.0};
+  // 6-bit scales and mins of the 8 sub-blocks, distinct and using the top bits.
+  const int sc[2][8] = {{1, 2, 3, 63, 17, 33, 48, 5}, {60, 9, 31, 32, 47, 16, 0, 50}};
+  const int mn[2][8] = {{0, 7, 62, 4, 21, 40, 9, 63}, {13, 55, 26, 39, 1, 34, 61, 18}};
+  const std::vector<int> q = levels(512, 5, 202);
+  block_q5_K b[2]{};
+  for (int i = 0; i < 2; ++i) {
+    b[i].d = d[i];
+    b[i].dmin = dmin[i];
+    // Bytes 0-3: scale 0-3 (bits 6-7: top bits of scale 4-7); bytes 4-7: min 0-3 (bits 6-7: top bits of
+    // min 4-7); bytes 8-11: low nibble scale 4-7, high nibble min 4-7.
+    for (int j = 0; j < 4; ++j) {
+      b[i].scales[j] = static_cast<uint8_t>(sc[i][j] | ((sc[i][j + 4] >> 4) << 6));
+      b[i].scales[j + 4] = static_cast<uint8_t>(mn[i][j] | ((mn[i][j + 4] >> 4) << 6));
+      b[i].scales[j + 8] = static_cast<uint8_t>((sc[i][j + 4] & 0xF) | ((mn[i][j + 4] & 0xF) << 4));
+    }
+    // Chunk c of 64: element 64c+l is the low nibble of qs[32c+l] with bit 4 in qh[l] bit 2c; element
+    // 64c+32+l the high nibble with bit 4 in qh[l] bit 2c+1.
+    for (int c = 0; c < 4; ++c) {
+      for (int l = 0; l < 32; ++l) {
+        const int lo = q[256 * i + 64 * c + l], hi = q[256 * i + 64 * c + 32 + l];
+        b[i].qs[32 * c + l] = static_cast<uint8_t>((lo & 0xF) | ((hi & 0xF) << 4));
+        b[i].qh[l] = static_cast<uint8_t>(b[i].qh[l] | ((lo >> 4) << (2 * c)) | ((hi >> 4) << (2 * c + 1)));
+      }
+    }
+  }
+  float y[512];
+  dequantize_row(GgmlType::Q5_K, b, y, 512);
+  for (int i = 0; i < 2; ++i) {
+    for (int e = 0; e < 256; ++e) {
+      const int s = e / 32;
+      EXPECT_EQ(y[256 * i + e], float(df[i] * sc[i][s] * q[256 * i + e] - mf[i] * mn[i][s])) << i << " " << e;
+    }
+  }
+}
+
+TEST(Quants, Q6_KSecondBlockUsesItsOwnFields) {
+  // Two blocks: the second must read its own d, scales and quants (block stride 210 bytes).
+  block_q6_K b[2]{};
+  const std::vector<int> q = levels(512, 6, 303);
+  for (int i = 0; i < 2; ++i) {
+    b[i].d = i == 0 ? 0x3000 : 0x3800;  // 0.125, 0.5
+    for (int s = 0; s < 16; ++s) b[i].scales[s] = static_cast<int8_t>((s * 11 + 40 * i) % 128 - 64);
+    for (int e = 0; e < 256; ++e) {
+      const int v = q[256 * i + e], h = e / 128, k = (e % 128) / 32, l = e % 32;
+      b[i].ql[64 * h + (k & 1) * 32 + l] |= static_cast<uint8_t>((v & 0xF) << (k >= 2 ? 4 : 0));
+      b[i].qh[32 * h + l] |= static_cast<uint8_t>((v >> 4) << (2 * k));
+    }
+  }
+  float y[512];
+  dequantize_row(GgmlType::Q6_K, b, y, 512);
+  for (int i = 0; i < 2; ++i) {
+    const double df = i == 0 ? 0.125 : 0.5;
+    for (int e = 0; e < 256; ++e) {
+      EXPECT_EQ(y[256 * i + e], float(df * b[i].scales[e / 16] * (q[256 * i + e] - 32))) << i << " " << e;
+    }
+  }
+}
+
+TEST(Quants, Bf16RowDequantIsTopHalfOfFloat) {
+  std::vector<uint16_t> h(65536);
+  for (uint32_t i = 0; i < 65536; ++i) h[i] = static_cast<uint16_t>(i);
+  std::vector<float> y(65536);
+  dequantize_row(GgmlType::BF16, h.data(), y.data(), 65536);
+  for (uint32_t i = 0; i < 65536; ++i) ASSERT_EQ(bits_of(y[i]), i << 16) << "bf16 0x" << std::hex << i;
+}
+
 // ---------------------------------------------------------------- quantize / dequantize
 
 // Relative RMS error bound per type for N(0,1) data with 8x outliers. Measured with this seed:
