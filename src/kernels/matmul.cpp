@@ -1,8 +1,10 @@
 #include "kernels/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "kernels/ops.h"
+#include "kernels/qdot.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
 
@@ -10,27 +12,53 @@ namespace qs {
 
 namespace {
 
-// Rows dequantized at a time in matmul: their floats stay in L1/L2 while every token uses them.
-constexpr int64_t kRowTile = 8;
+// Rows handled together in matmul: their weights stay in L1/L2 while every token of the batch
+// streams past them.
+constexpr int64_t kRowTile = 16;
 
-void matvec_rows(const MatView& W, const float* x, float* y, int64_t r0, int64_t r1) {
-  if (W.type == GgmlType::F32) {
-    for (int64_t r = r0; r < r1; ++r) y[r] = dot_f32(reinterpret_cast<const float*>(W.row(r)), x, W.cols);
-    return;
-  }
+// Fallback for formats without a direct kernel: dequantize each row, then a float dot.
+void matvec_rows_dequant(const MatView& W, const float* x, float* y, int64_t r0, int64_t r1) {
   for (int64_t r = r0; r < r1; ++r) y[r] = dot_row_f32(W.type, W.row(r), x, W.cols);
 }
 
+// The activation vector(s) in the kernel's format, reusing a per-thread buffer.
+const void* prepare_act(ActFormat f, const float* X, int64_t n_tok, int64_t cols, std::vector<uint8_t>& buf) {
+  if (f == ActFormat::F32) return X;
+  const size_t ab = act_bytes(f, cols);
+  buf.resize(ab * static_cast<size_t>(n_tok));
+  if (n_tok == 1) {
+    quantize_act(f, X, buf.data(), cols);
+  } else {
+    global_pool().parallel_for(n_tok, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t t = t0; t < t1; ++t) quantize_act(f, X + t * cols, buf.data() + t * ab, cols);
+    });
+  }
+  return buf.data();
+}
+
+thread_local std::vector<uint8_t> tl_act;
+
 }  // namespace
 
-void matvec_st(const MatView& W, const float* x, float* y) { matvec_rows(W, x, y, 0, W.rows); }
+void matvec_st(const MatView& W, const float* x, float* y) {
+  // Float activations only: this serves MLA's per-head up-projections, where rounding the latent to
+  // 8 bits moved the fixture logits ten times more than all other products together.
+  const RowDotFn fn = act_format(W.type) == ActFormat::F32 ? row_dot_kernel(W.type) : nullptr;
+  if (!fn) return matvec_rows_dequant(W, x, y, 0, W.rows);
+  fn(W.data, W.row_stride, W.rows, x, W.cols, y);
+}
 
 void matvec(const MatView& W, const float* x, float* y) {
-  if (W.rows * W.cols < 32768) {
-    matvec_rows(W, x, y, 0, W.rows);
+  if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
+  const RowDotFn fn = row_dot_kernel(W.type);
+  if (!fn) {
+    global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
     return;
   }
-  global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows(W, x, y, r0, r1); });
+  const void* act = prepare_act(act_format(W.type), x, 1, W.cols, tl_act);
+  global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) {
+    fn(W.row(r0), W.row_stride, r1 - r0, act, W.cols, y + r0);
+  });
 }
 
 void matvec_t_st(const MatView& W, const float* x, float* y) {
@@ -47,29 +75,30 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 }
 
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
-  if (n == 1) {
-    matvec(W, X, Y);
+  if (n == 1) return matvec(W, X, Y);
+  const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
+  const RowDotFn fn = row_dot_kernel(W.type);
+  if (fn) {
+    const ActFormat f = act_format(W.type);
+    std::vector<uint8_t> buf;
+    const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, buf));
+    const size_t ab = act_bytes(f, W.cols);
+    global_pool().parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
+      for (int64_t tile = t0; tile < t1; ++tile) {
+        const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);
+        for (int64_t t = 0; t < n; ++t) fn(W.row(r0), W.row_stride, nr, act + t * ab, W.cols, Y + t * W.rows + r0);
+      }
+    });
     return;
   }
-  const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
+  // No kernel for this format: dequantize a tile of rows once, then float dots for every token.
   global_pool().parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
-    std::vector<float> buf(static_cast<size_t>(kRowTile * W.cols));
+    std::vector<float> rows(static_cast<size_t>(kRowTile * W.cols));
     for (int64_t tile = t0; tile < t1; ++tile) {
-      const int64_t r0 = tile * kRowTile;
-      const int64_t nr = std::min(kRowTile, W.rows - r0);
-      for (int64_t k = 0; k < nr; ++k) {
-        if (W.type == GgmlType::F32) {
-          const float* src = reinterpret_cast<const float*>(W.row(r0 + k));
-          std::copy(src, src + W.cols, buf.data() + k * W.cols);
-        } else {
-          dequantize_row(W.type, W.row(r0 + k), buf.data() + k * W.cols, W.cols);
-        }
-      }
-      for (int64_t t = 0; t < n; ++t) {
-        const float* x = X + t * W.cols;
-        float* y = Y + t * W.rows;
-        for (int64_t k = 0; k < nr; ++k) y[r0 + k] = dot_f32(buf.data() + k * W.cols, x, W.cols);
-      }
+      const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);
+      for (int64_t k = 0; k < nr; ++k) dequantize_row(W.type, W.row(r0 + k), rows.data() + k * W.cols, W.cols);
+      for (int64_t t = 0; t < n; ++t)
+        for (int64_t k = 0; k < nr; ++k) Y[t * W.rows + r0 + k] = dot_f32(rows.data() + k * W.cols, X + t * W.cols, W.cols);
     }
   });
 }

@@ -9,7 +9,7 @@ namespace qs {
 
 // y[r] = W[r] · x, rows split over the global thread pool.
 void matvec(const MatView& W, const float* x, float* y);
-// Single-threaded variants, for callers that already parallelise (e.g. over attention heads).
+// Single-threaded variants with float activations, for callers that already parallelise (MLA heads).
 void matvec_st(const MatView& W, const float* x, float* y);
 // y[c] = Σ_r x[r] · W[r][c]  (the transposed product), single-threaded.
 void matvec_t_st(const MatView& W, const float* x, float* y);

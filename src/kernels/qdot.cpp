@@ -1,0 +1,82 @@
+#include "kernels/qdot.h"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#include "tensor/quant_blocks.h"
+#include "tensor/quants.h"
+
+namespace qs {
+
+ActFormat act_format(GgmlType w) {
+  switch (w) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
+      return ActFormat::F32;
+    case GgmlType::Q8_0: case GgmlType::Q4_0: case GgmlType::Q5_0:
+      return ActFormat::Q8_32;
+    case GgmlType::Q4_K: case GgmlType::Q6_K:
+      return ActFormat::Q8_K;
+    default:
+      return ActFormat::None;
+  }
+}
+
+size_t act_bytes(ActFormat f, int64_t n) {
+  switch (f) {
+    case ActFormat::F32: return static_cast<size_t>(n) * sizeof(float);
+    case ActFormat::Q8_32: return static_cast<size_t>(n / 32) * sizeof(BlockQ8A);
+    case ActFormat::Q8_K: return static_cast<size_t>(n / QK_K) * sizeof(block_q8_K);
+    case ActFormat::None: return 0;
+  }
+  return 0;
+}
+
+namespace {
+
+void quantize_q8a(const float* x, BlockQ8A* y, int64_t nb) {
+  for (int64_t b = 0; b < nb; ++b, x += 32) {
+    float amax = 0.f;
+    for (int i = 0; i < 32; ++i) amax = std::max(amax, std::fabs(x[i]));
+    const float d = amax / 127.f;
+    const float id = d > 0.f ? 1.f / d : 0.f;
+    int32_t sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = static_cast<int>(std::nearbyint(x[i] * id));  // |q| <= 127
+      y[b].qs[i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    y[b].d = d;
+    y[b].sum = sum;
+  }
+}
+
+}  // namespace
+
+void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
+  switch (f) {
+    case ActFormat::F32:
+      std::copy(x, x + n, static_cast<float*>(dst));
+      return;
+    case ActFormat::Q8_32:
+      if (n % 32) throw std::invalid_argument("Q8 activation length must be a multiple of 32");
+      quantize_q8a(x, static_cast<BlockQ8A*>(dst), n / 32);
+      return;
+    case ActFormat::Q8_K:
+      if (n % QK_K) throw std::invalid_argument("Q8_K activation length must be a multiple of 256");
+      quantize_row(GgmlType::Q8_K, x, dst, n);
+      return;
+    case ActFormat::None:
+      throw std::invalid_argument("no activation format for this weight type");
+  }
+}
+
+RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {
+  RowDotFn fn = nullptr;
+  if (level >= SimdLevel::Avx512) fn = row_dot_avx512(w);
+  if (!fn && level >= SimdLevel::Avx2) fn = row_dot_avx2(w);
+  if (!fn) fn = row_dot_scalar(w);
+  return fn;
+}
+
+}  // namespace qs

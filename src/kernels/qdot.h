@@ -1,0 +1,46 @@
+// Row dot products on weights in their file format: out[r] = W[r] · x for a block of rows.
+// Integer formats multiply against activations quantized to 8 bits (as the reference engines do):
+// 32-element blocks for the legacy formats, 256-element Q8_K blocks for the K-quants. Float
+// formats (F32/F16/BF16) multiply against float activations. Each kernel exists as a scalar
+// reference and, where it pays, AVX2 and AVX-512 VNNI versions chosen at run time.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "kernels/cpu_features.h"
+#include "tensor/ggml_type.h"
+
+namespace qs {
+
+enum class ActFormat {
+  None,   // no direct kernel: dequantize rows and use the float path
+  F32,    // float activations
+  Q8_32,  // BlockQ8A: 32 int8 with a float scale and their sum
+  Q8_K,   // block_q8_K: 256 int8, float scale, sums of 16
+};
+
+struct BlockQ8A {
+  float d;
+  int32_t sum;  // Σ qs, for formats stored with an offset (Q4_0's -8, Q5_0's -16)
+  int8_t qs[32];
+};
+static_assert(sizeof(BlockQ8A) == 40);
+
+ActFormat act_format(GgmlType w);
+size_t act_bytes(ActFormat f, int64_t n);
+// Quantizes (or copies) n floats into the activation format; n a multiple of its block size.
+void quantize_act(ActFormat f, const float* x, void* dst, int64_t n);
+
+// out[r] = dot(row r, act) for r < nr; rows are `stride` bytes apart and n elements long.
+using RowDotFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out);
+
+// The kernel for a weight type at a SIMD level, falling back to lower levels; nullptr if none.
+RowDotFn row_dot_kernel(GgmlType w, SimdLevel level);
+inline RowDotFn row_dot_kernel(GgmlType w) { return row_dot_kernel(w, active_simd_level()); }
+
+// Per-level tables (defined in qdot_scalar.cpp, qdot_avx2.cpp, qdot_avx512.cpp).
+RowDotFn row_dot_scalar(GgmlType w);
+RowDotFn row_dot_avx2(GgmlType w);
+RowDotFn row_dot_avx512(GgmlType w);
+
+}  // namespace qs

@@ -1,0 +1,251 @@
+// AVX-512 (F, BW, VL, VNNI) row dot kernels. Compiled with per-function target attributes so the
+// binary still runs on CPUs without AVX-512; row_dot_kernel only hands them out when the CPU has it.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside the intrinsics headers
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "kernels/qdot.h"
+#include "tensor/fp16.h"
+#include "tensor/quant_blocks.h"
+
+#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+namespace qs {
+
+namespace {
+
+// Hardware half->float (F16C); the portable fp16_to_f32 is far too slow for per-block scales.
+QS_TARGET inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+
+QS_TARGET inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+
+// Two 256-bit halves from unaligned addresses into one 512-bit register.
+QS_TARGET inline __m512i join(__m256i lo, __m256i hi) {
+  return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+QS_TARGET inline __m512 join_scale(float lo, float hi) {
+  return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
+}
+
+QS_TARGET void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* x = static_cast<const float*>(act);
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* row = reinterpret_cast<const float*>(w + r * stride);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+      a1 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(row + i), _mm512_loadu_ps(x + i), a0);
+    float s = hsum(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += row[i] * x[i];
+    out[r] = s;
+  }
+}
+
+QS_TARGET inline __m512 load_f16(const uint16_t* p) {
+  return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+}
+QS_TARGET inline __m512 load_bf16(const uint16_t* p) {
+  const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
+}
+
+template <bool kBf16>
+QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* x = static_cast<const float*>(act);
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* row = reinterpret_cast<const uint16_t*>(w + r * stride);
+    __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+      a0 = _mm512_fmadd_ps(kBf16 ? load_bf16(row + i) : load_f16(row + i), _mm512_loadu_ps(x + i), a0);
+      a1 = _mm512_fmadd_ps(kBf16 ? load_bf16(row + i + 16) : load_f16(row + i + 16), _mm512_loadu_ps(x + i + 16), a1);
+    }
+    for (; i + 16 <= n; i += 16)
+      a0 = _mm512_fmadd_ps(kBf16 ? load_bf16(row + i) : load_f16(row + i), _mm512_loadu_ps(x + i), a0);
+    float s = hsum(_mm512_add_ps(a0, a1));
+    for (; i < n; ++i) s += (kBf16 ? bf16_to_f32(row[i]) : h2f(row[i])) * x[i];
+    out[r] = s;
+  }
+}
+
+// Σ w·x over 64 signed bytes: VNNI multiplies unsigned by signed, so move w's sign onto x.
+QS_TARGET inline __m512i dot_s8(__m512i w, __m512i x) {
+  const __mmask64 neg = _mm512_movepi8_mask(w);
+  const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+  return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sx);
+}
+
+QS_TARGET inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+
+QS_TARGET void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* a = static_cast<const BlockQ8A*>(act);
+  const int64_t nb = n / 32;
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
+    __m512 acc = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 2 <= nb; k += 2) {
+      const __m512i p = dot_s8(join(load256(b[k].qs), load256(b[k + 1].qs)), join(load256(a[k].qs), load256(a[k + 1].qs)));
+      const __m512 sc = join_scale(h2f(b[k].d) * a[k].d, h2f(b[k + 1].d) * a[k + 1].d);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), sc, acc);
+    }
+    float s = hsum(acc);
+    for (; k < nb; ++k) {
+      int32_t isum = 0;
+      for (int i = 0; i < 32; ++i) isum += b[k].qs[i] * a[k].qs[i];
+      s += h2f(b[k].d) * a[k].d * static_cast<float>(isum);
+    }
+    out[r] = s;
+  }
+}
+
+// 16 packed nibbles -> 32 bytes: low nibbles first (elements 0..15), then high (16..31).
+QS_TARGET inline __m256i unpack_nibbles16(const uint8_t* q) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
+}
+
+// Q4_0 and Q5_0: unsigned quants with an offset; Σ (q - off)·x = Σ q·x - off·Σx.
+template <bool kFive>
+QS_TARGET void dot_q4q5_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* a = static_cast<const BlockQ8A*>(act);
+  const int64_t nb = n / 32;
+  constexpr int kOff = kFive ? 16 : 8;
+  constexpr size_t kBlock = kFive ? sizeof(block_q5_0) : sizeof(block_q4_0);
+  for (int64_t r = 0; r < nr; ++r) {
+    const uint8_t* row = w + r * stride;
+    __m512 acc = _mm512_setzero_ps();
+    float corr = 0.f;
+    auto quants = [&](int64_t k) QS_TARGET {
+      const uint8_t* blk = row + k * kBlock;
+      if constexpr (kFive) {
+        const auto* b = reinterpret_cast<const block_q5_0*>(blk);
+        uint32_t qh;
+        std::memcpy(&qh, b->qh, 4);
+        const __m256i hi = _mm256_and_si256(_mm256_movm_epi8(qh), _mm256_set1_epi8(0x10));
+        return _mm256_or_si256(unpack_nibbles16(b->qs), hi);
+      } else {
+        return unpack_nibbles16(reinterpret_cast<const block_q4_0*>(blk)->qs);
+      }
+    };
+    auto scale = [&](int64_t k) {
+      uint16_t d;
+      std::memcpy(&d, row + k * kBlock, 2);
+      return h2f(d) * a[k].d;
+    };
+    int64_t k = 0;
+    for (; k + 2 <= nb; k += 2) {
+      const __m512i q = join(quants(k), quants(k + 1));
+      const __m512i x = join(load256(a[k].qs), load256(a[k + 1].qs));
+      const __m512i p = _mm512_dpbusd_epi32(_mm512_setzero_si512(), q, x);
+      const float s0 = scale(k), s1 = scale(k + 1);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), join_scale(s0, s1), acc);
+      corr += kOff * (s0 * static_cast<float>(a[k].sum) + s1 * static_cast<float>(a[k + 1].sum));
+    }
+    for (; k < nb; ++k) {
+      const __m256i p = _mm256_dpbusd_epi32(_mm256_setzero_si256(), quants(k), load256(a[k].qs));
+      const float s0 = scale(k);
+      acc = _mm512_fmadd_ps(_mm512_castps256_ps512(_mm256_cvtepi32_ps(p)), _mm512_maskz_mov_ps(0x00FF, _mm512_set1_ps(s0)), acc);
+      corr += kOff * s0 * static_cast<float>(a[k].sum);
+    }
+    out[r] = hsum(acc) - corr;
+  }
+}
+
+QS_TARGET void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* a = static_cast<const block_q8_K*>(act);
+  const int64_t nb = n / QK_K;
+  const __m256i m4 = _mm256_set1_epi8(0x0F);
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* b = reinterpret_cast<const block_q4_K*>(w + r * stride);
+    __m512 acc = _mm512_setzero_ps();
+    float corr = 0.f;
+    for (int64_t k = 0; k < nb; ++k) {
+      uint8_t sc[8], mn[8];
+      for (int j = 0; j < 8; ++j) get_scale_min_k4(j, b[k].scales, sc[j], mn[j]);
+      __m512i isum = _mm512_setzero_si512();
+      for (int c = 0; c < 4; ++c) {
+        const __m256i q = load256(b[k].qs + 32 * c);
+        const __m512i q2 = join(_mm256_and_si256(q, m4), _mm256_and_si256(_mm256_srli_epi16(q, 4), m4));
+        const __m512i p16 = _mm512_maddubs_epi16(q2, _mm512_loadu_si512(a[k].qs + 64 * c));
+        const __m512i s16 = join(_mm256_set1_epi16(sc[2 * c]), _mm256_set1_epi16(sc[2 * c + 1]));
+        isum = _mm512_dpwssd_epi32(isum, p16, s16);
+      }
+      const float d = a[k].d * h2f(b[k].d);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d), acc);
+      int32_t summ = 0;
+      for (int j = 0; j < 8; ++j) summ += mn[j] * (a[k].bsums[2 * j] + a[k].bsums[2 * j + 1]);
+      corr += a[k].d * h2f(b[k].dmin) * static_cast<float>(summ);
+    }
+    out[r] = hsum(acc) - corr;
+  }
+}
+
+QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* a = static_cast<const block_q8_K*>(act);
+  const int64_t nb = n / QK_K;
+  const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
+  // Each 16-bit lane group of 8 (16 elements) takes one of the 16 sub-block scales.
+  alignas(64) int16_t idx_tab[4][32];
+  for (int h = 0; h < 2; ++h)
+    for (int pair = 0; pair < 2; ++pair)
+      for (int l = 0; l < 32; ++l) idx_tab[2 * h + pair][l] = static_cast<int16_t>(8 * h + 4 * pair + l / 8);
+  __m512i idx[4];
+  for (int i = 0; i < 4; ++i) idx[i] = _mm512_load_si512(idx_tab[i]);
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* b = reinterpret_cast<const block_q6_K*>(w + r * stride);
+    __m512 acc = _mm512_setzero_ps();
+    float corr = 0.f;
+    for (int64_t k = 0; k < nb; ++k) {
+      const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b[k].scales)));
+      const __m512i sc = _mm512_castsi256_si512(sc16);
+      __m512i isum = _mm512_setzero_si512();
+      for (int h = 0; h < 2; ++h) {
+        const __m256i qh = load256(b[k].qh + 32 * h);
+        const __m256i ql0 = load256(b[k].ql + 64 * h), ql1 = load256(b[k].ql + 64 * h + 32);
+        const __m256i q0 = _mm256_or_si256(_mm256_and_si256(ql0, m4), _mm256_slli_epi16(_mm256_and_si256(qh, m2), 4));
+        const __m256i q1 = _mm256_or_si256(_mm256_and_si256(ql1, m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 2), m2), 4));
+        const __m256i q2 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql0, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 4), m2), 4));
+        const __m256i q3 = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(ql1, 4), m4),
+                                           _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(qh, 6), m2), 4));
+        const __m512i p01 = _mm512_maddubs_epi16(join(q0, q1), _mm512_loadu_si512(a[k].qs + 128 * h));
+        const __m512i p23 = _mm512_maddubs_epi16(join(q2, q3), _mm512_loadu_si512(a[k].qs + 128 * h + 64));
+        isum = _mm512_dpwssd_epi32(isum, p01, _mm512_permutexvar_epi16(idx[2 * h], sc));
+        isum = _mm512_dpwssd_epi32(isum, p23, _mm512_permutexvar_epi16(idx[2 * h + 1], sc));
+      }
+      const float d = a[k].d * h2f(b[k].d);
+      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(d), acc);
+      // The -32 offset: Σ_j sc_j · 32 · bsum_j.
+      const __m256i ms = _mm256_madd_epi16(sc16, load256(a[k].bsums));
+      const __m128i m = _mm_add_epi32(_mm256_castsi256_si128(ms), _mm256_extracti128_si256(ms, 1));
+      const int32_t s = _mm_extract_epi32(m, 0) + _mm_extract_epi32(m, 1) + _mm_extract_epi32(m, 2) + _mm_extract_epi32(m, 3);
+      corr += d * 32.f * static_cast<float>(s);
+    }
+    out[r] = hsum(acc) - corr;
+  }
+}
+
+}  // namespace
+
+RowDotFn row_dot_avx512(GgmlType w) {
+  switch (w) {
+    case GgmlType::F32: return dot_f32;
+    case GgmlType::F16: return dot_half<false>;
+    case GgmlType::BF16: return dot_half<true>;
+    case GgmlType::Q8_0: return dot_q8_0;
+    case GgmlType::Q4_0: return dot_q4q5_0<false>;
+    case GgmlType::Q5_0: return dot_q4q5_0<true>;
+    case GgmlType::Q4_K: return dot_q4_K;
+    case GgmlType::Q6_K: return dot_q6_K;
+    default: return nullptr;
+  }
+}
+
+}  // namespace qs

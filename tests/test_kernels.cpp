@@ -1,0 +1,105 @@
+// Row dot kernels: every SIMD level equals the scalar reference, and the 8-bit activation path
+// stays within the rigorous bound of its activation rounding from dequantize-then-multiply.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/qdot.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/quants.h"
+
+namespace qs {
+namespace {
+
+struct RowsCase {
+  int64_t rows = 7, n = 1024;
+  std::vector<uint8_t> w;
+  size_t stride = 0;
+  std::vector<float> x, wf;  // activations and dequantized weights
+};
+
+RowsCase make(GgmlType t, uint32_t seed) {
+  RowsCase s;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  s.stride = row_bytes(t, s.n);
+  s.w.resize(s.stride * s.rows);
+  s.wf.resize(static_cast<size_t>(s.rows * s.n));
+  std::vector<float> tmp(s.n);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    for (auto& v : tmp) v = nd(rng) * 0.05f;
+    tmp[r * 13 % s.n] = 0.9f;  // an outlier per row
+    quantize_row(t, tmp.data(), s.w.data() + r * s.stride, s.n);
+    dequantize_row(t, s.w.data() + r * s.stride, &s.wf[r * s.n], s.n);
+  }
+  s.x.resize(s.n);
+  for (auto& v : s.x) v = nd(rng);
+  s.x[5] = 7.f;
+  return s;
+}
+
+std::vector<float> run(GgmlType t, SimdLevel level, const RowsCase& s) {
+  const ActFormat f = act_format(t);
+  std::vector<uint8_t> act(act_bytes(f, s.n));
+  quantize_act(f, s.x.data(), act.data(), s.n);
+  RowDotFn fn = row_dot_kernel(t, level);
+  EXPECT_NE(fn, nullptr);
+  std::vector<float> out(s.rows);
+  fn(s.w.data(), s.stride, s.rows, act.data(), s.n, out.data());
+  return out;
+}
+
+const GgmlType kTypes[] = {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0,
+                           GgmlType::Q4_0, GgmlType::Q5_0, GgmlType::Q4_K, GgmlType::Q6_K};
+
+TEST(Kernels, SimdEqualsScalar) {
+  for (GgmlType t : kTypes) {
+    const RowsCase s = make(t, 1 + static_cast<uint32_t>(t));
+    const auto ref = run(t, SimdLevel::Scalar, s);
+    for (SimdLevel level : {SimdLevel::Avx2, SimdLevel::Avx512}) {
+      if (level > detected_simd_level()) continue;
+      const auto got = run(t, level, s);
+      for (int64_t r = 0; r < s.rows; ++r) {
+        double mag = 0;  // Σ|terms| bounds the float rounding of any summation order
+        for (int64_t i = 0; i < s.n; ++i) mag += std::fabs(s.wf[r * s.n + i] * s.x[i]);
+        EXPECT_NEAR(got[r], ref[r], 1e-5 * mag + 1e-6)
+            << traits(t).name << " at " << simd_level_name(level) << " row " << r;
+      }
+    }
+  }
+}
+
+TEST(Kernels, QuantizedActivationsStayWithinRoundingBound) {
+  for (GgmlType t : kTypes) {
+    const RowsCase s = make(t, 100 + static_cast<uint32_t>(t));
+    const auto got = run(t, active_simd_level(), s);
+    const ActFormat f = act_format(t);
+    const int64_t blk = f == ActFormat::Q8_K ? QK_K : f == ActFormat::Q8_32 ? 32 : 1;
+    for (int64_t r = 0; r < s.rows; ++r) {
+      double exact = 0, bound = 0, mag = 0;
+      for (int64_t b0 = 0; b0 < s.n; b0 += blk) {
+        double amax = 0, wabs = 0;
+        for (int64_t i = b0; i < b0 + blk; ++i) {
+          exact += static_cast<double>(s.wf[r * s.n + i]) * s.x[i];
+          mag += std::fabs(s.wf[r * s.n + i] * s.x[i]);
+          amax = std::max(amax, static_cast<double>(std::fabs(s.x[i])));
+          wabs += std::fabs(s.wf[r * s.n + i]);
+        }
+        if (f != ActFormat::F32) bound += amax / 254.0 * wabs * 1.0001;  // each x moves at most half a step
+      }
+      EXPECT_NEAR(got[r], exact, bound + 1e-5 * mag + 1e-6) << traits(t).name << " row " << r;
+    }
+  }
+}
+
+TEST(Kernels, FormatsWithoutKernelsReportNone) {
+  for (GgmlType t : {GgmlType::Q4_1, GgmlType::Q5_1, GgmlType::Q2_K, GgmlType::Q3_K, GgmlType::Q5_K}) {
+    EXPECT_EQ(act_format(t), ActFormat::None) << traits(t).name;
+    EXPECT_EQ(row_dot_kernel(t, SimdLevel::Scalar), nullptr);
+  }
+}
+
+}  // namespace
+}  // namespace qs
