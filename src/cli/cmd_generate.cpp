@@ -18,7 +18,7 @@ namespace qs::cli {
 namespace {
 
 struct GenerateArgs {
-  std::string model, tokens, prompt;
+  std::string model, tokens, prompt, cache_type = "f16";
   int n_predict = 64;
   int threads = 0;
   int ctx = 0;
@@ -33,6 +33,7 @@ void run_generate(GenerateArgs a) {
   if (a.tokens.empty() == a.prompt.empty()) throw std::invalid_argument("give exactly one of --tokens or -p/--prompt");
   if (a.n_predict < 0) throw std::invalid_argument("-n must be >= 0");
   auto m = Model::load(a.model);
+  m->set_cache_type(parse_cache_type(a.cache_type));
   const std::optional<Vocab> vocab = Vocab::from_gguf(m->file());
   std::vector<int32_t> prompt;
   if (!a.tokens.empty()) {
@@ -95,6 +96,7 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--frequency-penalty", a.sp.frequency_penalty, "frequency penalty");
   cmd->add_option("--seed", a.sp.seed, "random seed");
   cmd->add_option("-c,--ctx-size", a.ctx, "context size (default: prompt + n)");
+  cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
   cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
   cmd->add_flag("--ids", a.ids, "print token ids instead of text");
   cmd->add_flag("--ignore-eos", a.ignore_eos, "keep generating past end-of-sequence tokens");

@@ -4,6 +4,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "model/model.h"
 
@@ -11,7 +12,7 @@ namespace qs::cli {
 
 namespace {
 
-void run_info(const std::string& path, int n_ctx) {
+void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   auto m = Model::load(path);
   const ModelConfig& c = m->config();
   const auto& f = m->file();
@@ -52,9 +53,11 @@ void run_info(const std::string& path, int n_ctx) {
   std::printf("\n");
   const double params = static_cast<double>(m->parameter_count());
   std::printf("parameters:      %.0f (%.3f B)\n", params, params / 1e9);
-  const uint64_t kv_per_token = static_cast<uint64_t>(c.kv_values_per_token_layer()) * c.n_layer * sizeof(float);
-  std::printf("kv per token:    %llu bytes (%d values x %d layers, f32)\n", static_cast<unsigned long long>(kv_per_token),
-              c.kv_values_per_token_layer(), c.n_layer);
+  const KvCache probe(c, 1, cache_type);
+  const uint64_t kv_per_token = probe.bytes_per_token();
+  std::printf("kv per token:    %llu bytes (%d values x %d layers, %s: %zu bytes per token per layer)\n",
+              static_cast<unsigned long long>(kv_per_token), c.kv_values_per_token_layer(), c.n_layer,
+              std::string(traits(cache_type).name).c_str(), probe.bytes_per_token_layer());
   const double resident = static_cast<double>(m->weight_bytes()) + static_cast<double>(kv_per_token) * n_ctx;
   std::printf("resident memory: %.1f MiB (weights %.1f MiB + kv for %d tokens)\n", resident / 1048576.0,
               m->weight_bytes() / 1048576.0, n_ctx);
@@ -66,9 +69,11 @@ void register_info(CLI::App& app) {
   auto* cmd = app.add_subcommand("info", "Describe a model: architecture, dimensions, tensor types, memory");
   static std::string model;
   static int n_ctx = 4096;
+  static std::string cache_type = "f16";
   cmd->add_option("-m,--model", model, "GGUF model file")->required();
   cmd->add_option("-c,--ctx-size", n_ctx, "context size for the memory estimate")->check(CLI::Range(1, 1 << 24));
-  cmd->callback([] { run_info(model, n_ctx); });
+  cmd->add_option("--cache-type", cache_type, "KV cache type for the estimate: f16, bf16, q8_0, f32");
+  cmd->callback([] { run_info(model, n_ctx, parse_cache_type(cache_type)); });
 }
 
 }  // namespace qs::cli

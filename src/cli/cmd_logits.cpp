@@ -16,7 +16,7 @@ namespace qs::cli {
 namespace {
 
 struct LogitsArgs {
-  std::string model, tokens, out, mla = "auto";
+  std::string model, tokens, out, mla = "auto", cache_type = "f16";
   int threads = 0;
 };
 
@@ -32,6 +32,7 @@ void run_logits(const LogitsArgs& a) {
   const std::vector<int32_t> ids = parse_token_list(a.tokens);
   auto m = Model::load(a.model);
   m->set_mla_mode(parse_mla_mode(a.mla));
+  m->set_cache_type(parse_cache_type(a.cache_type));
   auto seq = m->new_sequence(static_cast<int>(ids.size()));
   std::vector<float> logits(ids.size() * static_cast<size_t>(m->n_vocab()));
   m->forward(*seq, ids.data(), static_cast<int>(ids.size()), logits.data(), true);
@@ -51,6 +52,7 @@ void register_logits(CLI::App& app) {
   cmd->add_option("--tokens", a.tokens, "token ids, comma separated, evaluated from position 0")->required();
   cmd->add_option("--out,-o", a.out, "output file")->required();
   cmd->add_option("--mla", a.mla, "MLA attention path: auto, absorbed, decompressed");
+  cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
   cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
   cmd->callback([] { run_logits(a); });
 }

@@ -1,12 +1,31 @@
 #include "engine/kv_cache.h"
 
+#include <cstring>
 #include <stdexcept>
 #include <string>
 
+#include "tensor/quants.h"
+
 namespace qs {
 
-KvCache::KvCache(const ModelConfig& c, int n_ctx) : n_layer_(c.n_layer), n_ctx_(n_ctx) {
+bool KvCache::supported(GgmlType t, const ModelConfig& c) {
+  switch (t) {
+    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16:
+      return true;
+    case GgmlType::Q8_0:
+      // Rows (and, for GQA, every head's slice) must be whole 32-element blocks.
+      return c.is_mla() ? (c.kv_lora_rank % 32 == 0 && c.qk_rope % 32 == 0)
+                        : (c.head_dim_k % 32 == 0 && c.head_dim_v % 32 == 0);
+    default:
+      return false;
+  }
+}
+
+KvCache::KvCache(const ModelConfig& c, int n_ctx, GgmlType type) : type_(type), n_layer_(c.n_layer), n_ctx_(n_ctx) {
   if (n_ctx <= 0) throw std::invalid_argument("context size must be positive");
+  if (!supported(type, c))
+    throw std::invalid_argument("KV cache type " + std::string(traits(type).name) + " is not supported for this model (use f16, bf16, f32" +
+                                (c.is_mla() ? ", q8_0)" : ")"));
   if (c.is_mla()) {
     k_row_ = c.kv_lora_rank + c.qk_rope;
     v_row_ = 0;
@@ -14,12 +33,45 @@ KvCache::KvCache(const ModelConfig& c, int n_ctx) : n_layer_(c.n_layer), n_ctx_(
     k_row_ = c.n_head_kv * c.head_dim_k;
     v_row_ = c.n_head_kv * c.head_dim_v;
   }
-  const double bytes = static_cast<double>(n_layer_) * n_ctx_ * (k_row_ + v_row_) * sizeof(float);
+  const double bytes = static_cast<double>(bytes_per_token()) * n_ctx_;
   if (bytes > 64.0 * (1ull << 30))
     throw std::invalid_argument("KV cache for " + std::to_string(n_ctx) + " tokens would need " +
                                 std::to_string(static_cast<long long>(bytes / (1 << 20))) + " MiB; use a smaller context");
-  k_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * k_row_, 0.f);
-  v_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * v_row_, 0.f);
+  k_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * row_bytes(type_, k_row_), 0);
+  if (v_row_) v_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * row_bytes(type_, v_row_), 0);
+}
+
+uint8_t* KvCache::row_ptr(std::vector<uint8_t>& buf, int row, int layer, int pos) {
+  const size_t rb = row_bytes(type_, row);
+  return buf.data() + (static_cast<size_t>(layer) * n_ctx_ + static_cast<size_t>(pos)) * rb;
+}
+
+void KvCache::store_k(int layer, int pos, const float* row) {
+  uint8_t* dst = row_ptr(k_, k_row_, layer, pos);
+  if (type_ == GgmlType::F32) std::memcpy(dst, row, sizeof(float) * k_row_);
+  else quantize_row(type_, row, dst, k_row_);
+}
+
+void KvCache::store_v(int layer, int pos, const float* row) {
+  uint8_t* dst = row_ptr(v_, v_row_, layer, pos);
+  if (type_ == GgmlType::F32) std::memcpy(dst, row, sizeof(float) * v_row_);
+  else quantize_row(type_, row, dst, v_row_);
+}
+
+void KvCache::load_k(int layer, int pos, float* out) const {
+  const size_t rb = row_bytes(type_, k_row_);
+  dequantize_row(type_, k_.data() + (static_cast<size_t>(layer) * n_ctx_ + pos) * rb, out, k_row_);
+}
+
+MatView KvCache::view(const std::vector<uint8_t>& buf, int row, int layer, int n, int col0, int cols) const {
+  const size_t rb = row_bytes(type_, row);
+  MatView m;
+  m.data = buf.data() + static_cast<size_t>(layer) * n_ctx_ * rb + row_bytes(type_, col0);
+  m.type = type_;
+  m.rows = n;
+  m.cols = cols;
+  m.row_stride = rb;
+  return m;
 }
 
 }  // namespace qs

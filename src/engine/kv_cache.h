@@ -1,43 +1,57 @@
-// The per-sequence KV cache. For MLA it holds only the compressed latent: per token and layer,
-// [c_kv (after kv_a_norm) | k_pe (after RoPE)] = kv_lora_rank + qk_rope values. For GQA it holds
-// K and V rows of n_head_kv heads.
+// The per-sequence KV cache. For MLA it holds only the compressed latent: per token and layer one
+// row [c_kv (after kv_a_norm) | k_pe (after RoPE)] of kv_lora_rank + qk_rope values (576 for V3),
+// and no V. For GQA it holds K and V rows of n_head_kv heads. Rows are stored in 16 bits by default
+// (F16; BF16, Q8_0 and F32 on request) and read through the same kernels as weights.
 #pragma once
 #include <cstddef>
 #include <cstdint>
 #include <vector>
 
 #include "model/config.h"
+#include "tensor/ggml_type.h"
+#include "tensor/mat_view.h"
 
 namespace qs {
 
 class KvCache {
  public:
-  KvCache(const ModelConfig& c, int n_ctx);
+  KvCache(const ModelConfig& c, int n_ctx, GgmlType type = GgmlType::F16);
+  GgmlType type() const { return type_; }
   int capacity() const { return n_ctx_; }
-  int row_size() const { return k_row_; }  // floats per token per layer in the K (or latent) part
-  float* k(int layer, int pos) { return &k_[offset(layer, pos, k_row_)]; }
-  const float* k(int layer, int pos) const { return &k_[offset(layer, pos, k_row_)]; }
-  float* v(int layer, int pos) { return &v_[offset(layer, pos, v_row_)]; }
-  const float* v(int layer, int pos) const { return &v_[offset(layer, pos, v_row_)]; }
-  size_t bytes() const { return (k_.size() + v_.size()) * sizeof(float); }
-  // Bytes this cache spends per token over all layers.
-  size_t bytes_per_token() const { return static_cast<size_t>(n_layer_) * (k_row_ + v_row_) * sizeof(float); }
+  int k_row() const { return k_row_; }  // elements per token per layer
+  int v_row() const { return v_row_; }
+
+  void store_k(int layer, int pos, const float* row);
+  void store_v(int layer, int pos, const float* row);
+  // Positions [0, n) of a layer as a matrix whose rows are elements [col0, col0 + cols) of each
+  // cached row (col0 must sit on a block boundary of the cache type).
+  MatView k_view(int layer, int n, int col0, int cols) const { return view(k_, k_row_, layer, n, col0, cols); }
+  MatView v_view(int layer, int n, int col0, int cols) const { return view(v_, v_row_, layer, n, col0, cols); }
+  void load_k(int layer, int pos, float* out) const;  // one whole row, as floats
+
+  size_t bytes() const { return k_.size() + v_.size(); }
+  size_t bytes_per_token_layer() const { return row_bytes(type_, k_row_) + (v_row_ ? row_bytes(type_, v_row_) : 0); }
+  size_t bytes_per_token() const { return static_cast<size_t>(n_layer_) * bytes_per_token_layer(); }
+
+  // Cache types accepted by --cache-type, and whether a type can hold this model's rows.
+  static bool supported(GgmlType t, const ModelConfig& c);
 
  private:
-  size_t offset(int layer, int pos, int row) const {
-    return (static_cast<size_t>(layer) * n_ctx_ + static_cast<size_t>(pos)) * row;
-  }
+  MatView view(const std::vector<uint8_t>& buf, int row, int layer, int n, int col0, int cols) const;
+  uint8_t* row_ptr(std::vector<uint8_t>& buf, int row, int layer, int pos);
+
+  GgmlType type_;
   int n_layer_;
   int n_ctx_;
   int k_row_;
   int v_row_;
-  std::vector<float> k_;
-  std::vector<float> v_;
+  std::vector<uint8_t> k_;
+  std::vector<uint8_t> v_;
 };
 
 // One independent conversation: its cache and how many positions are filled.
 struct Sequence {
-  Sequence(const ModelConfig& c, int n_ctx) : cache(c, n_ctx) {}
+  Sequence(const ModelConfig& c, int n_ctx, GgmlType cache_type = GgmlType::F16) : cache(c, n_ctx, cache_type) {}
   KvCache cache;
   int n_past = 0;
 };

@@ -1,6 +1,7 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <stdexcept>
 #include <vector>
 
 #include "kernels/ops.h"
@@ -46,6 +47,18 @@ void matvec_st(const MatView& W, const float* x, float* y) {
   const RowDotFn fn = act_format(W.type) == ActFormat::F32 ? row_dot_kernel(W.type) : nullptr;
   if (!fn) return matvec_rows_dequant(W, x, y, 0, W.rows);
   fn(W.data, W.row_stride, W.rows, x, W.cols, y);
+}
+
+void rows_dot_st(const MatView& rows, const float* x, float* y) {
+  const RowDotFn fn = row_dot_kernel(rows.type);
+  if (!fn) return matvec_rows_dequant(rows, x, y, 0, rows.rows);
+  fn(rows.data, rows.row_stride, rows.rows, prepare_act(act_format(rows.type), x, 1, rows.cols, tl_act), rows.cols, y);
+}
+
+void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
+  const RowsAxpyFn fn = rows_axpy_kernel(rows.type);
+  if (!fn) throw std::invalid_argument("no weighted-sum kernel for this cache type");
+  fn(rows.data, rows.row_stride, rows.rows, w, rows.cols, out);
 }
 
 void matvec(const MatView& W, const float* x, float* y) {

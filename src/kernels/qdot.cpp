@@ -79,4 +79,11 @@ RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {
   return fn;
 }
 
+RowsAxpyFn rows_axpy_kernel(GgmlType t, SimdLevel level) {
+  RowsAxpyFn fn = nullptr;
+  if (level >= SimdLevel::Avx512) fn = rows_axpy_avx512(t);
+  if (!fn) fn = rows_axpy_scalar(t);
+  return fn;
+}
+
 }  // namespace qs

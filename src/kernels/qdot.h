@@ -38,6 +38,14 @@ using RowDotFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const voi
 RowDotFn row_dot_kernel(GgmlType w, SimdLevel level);
 inline RowDotFn row_dot_kernel(GgmlType w) { return row_dot_kernel(w, active_simd_level()); }
 
+// out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).
+// Float formats and Q8_0; rows are `stride` bytes apart and n elements long.
+using RowsAxpyFn = void (*)(const uint8_t* rows, size_t stride, int64_t nr, const float* weights, int64_t n, float* out);
+RowsAxpyFn rows_axpy_kernel(GgmlType t, SimdLevel level);
+inline RowsAxpyFn rows_axpy_kernel(GgmlType t) { return rows_axpy_kernel(t, active_simd_level()); }
+RowsAxpyFn rows_axpy_scalar(GgmlType t);
+RowsAxpyFn rows_axpy_avx512(GgmlType t);
+
 // Per-level tables (defined in qdot_scalar.cpp, qdot_avx2.cpp, qdot_avx512.cpp).
 RowDotFn row_dot_scalar(GgmlType w);
 RowDotFn row_dot_avx2(GgmlType w);

@@ -232,7 +232,50 @@ QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
+template <bool kBf16>
+QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+  int64_t i = 0;
+  // Columns in register-sized strips so each output strip is loaded and stored once.
+  for (; i + 64 <= n; i += 64) {
+    __m512 o0 = _mm512_loadu_ps(out + i), o1 = _mm512_loadu_ps(out + i + 16), o2 = _mm512_loadu_ps(out + i + 32),
+           o3 = _mm512_loadu_ps(out + i + 48);
+    for (int64_t r = 0; r < nr; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(rows + r * stride) + i;
+      const __m512 a = _mm512_set1_ps(wts[r]);
+      o0 = _mm512_fmadd_ps(a, kBf16 ? load_bf16(row) : load_f16(row), o0);
+      o1 = _mm512_fmadd_ps(a, kBf16 ? load_bf16(row + 16) : load_f16(row + 16), o1);
+      o2 = _mm512_fmadd_ps(a, kBf16 ? load_bf16(row + 32) : load_f16(row + 32), o2);
+      o3 = _mm512_fmadd_ps(a, kBf16 ? load_bf16(row + 48) : load_f16(row + 48), o3);
+    }
+    _mm512_storeu_ps(out + i, o0);
+    _mm512_storeu_ps(out + i + 16, o1);
+    _mm512_storeu_ps(out + i + 32, o2);
+    _mm512_storeu_ps(out + i + 48, o3);
+  }
+  for (; i + 16 <= n; i += 16) {
+    __m512 o = _mm512_loadu_ps(out + i);
+    for (int64_t r = 0; r < nr; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(rows + r * stride) + i;
+      o = _mm512_fmadd_ps(_mm512_set1_ps(wts[r]), kBf16 ? load_bf16(row) : load_f16(row), o);
+    }
+    _mm512_storeu_ps(out + i, o);
+  }
+  for (; i < n; ++i)
+    for (int64_t r = 0; r < nr; ++r) {
+      const uint16_t h = reinterpret_cast<const uint16_t*>(rows + r * stride)[i];
+      out[i] += wts[r] * (kBf16 ? bf16_to_f32(h) : h2f(h));
+    }
+}
+
 }  // namespace
+
+RowsAxpyFn rows_axpy_avx512(GgmlType t) {
+  switch (t) {
+    case GgmlType::F16: return axpy_rows_half<false>;
+    case GgmlType::BF16: return axpy_rows_half<true>;
+    default: return nullptr;
+  }
+}
 
 RowDotFn row_dot_avx512(GgmlType w) {
   switch (w) {

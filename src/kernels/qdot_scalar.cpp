@@ -1,10 +1,12 @@
 // Scalar reference kernels: exact integer sums per block, then the float scales. The SIMD
 // versions compute the same integers and differ only in the order of float additions.
 #include <cstring>
+#include <vector>
 
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
+#include "tensor/quants.h"
 
 namespace qs {
 
@@ -126,7 +128,33 @@ void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int6
   }
 }
 
+// Generic weighted row sum: dequantize each row (any format), then accumulate.
+void axpy_rows_generic(GgmlType t, const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+  thread_local std::vector<float> tmp;
+  tmp.resize(static_cast<size_t>(n));
+  for (int64_t r = 0; r < nr; ++r) {
+    dequantize_row(t, rows + r * stride, tmp.data(), n);
+    const float a = wts[r];
+    for (int64_t i = 0; i < n; ++i) out[i] += a * tmp[i];
+  }
+}
+
+template <GgmlType T>
+void axpy_rows(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+  axpy_rows_generic(T, rows, stride, nr, wts, n, out);
+}
+
 }  // namespace
+
+RowsAxpyFn rows_axpy_scalar(GgmlType t) {
+  switch (t) {
+    case GgmlType::F32: return axpy_rows<GgmlType::F32>;
+    case GgmlType::F16: return axpy_rows<GgmlType::F16>;
+    case GgmlType::BF16: return axpy_rows<GgmlType::BF16>;
+    case GgmlType::Q8_0: return axpy_rows<GgmlType::Q8_0>;
+    default: return nullptr;
+  }
+}
 
 RowDotFn row_dot_scalar(GgmlType w) {
   switch (w) {

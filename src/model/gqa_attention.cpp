@@ -31,8 +31,8 @@ void gqa_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   for (int t = 0; t < n; ++t) {
     for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dk], pos0 + t);
     for (int h = 0; h < Hkv; ++h) rope.apply(&K[(static_cast<size_t>(t) * Hkv + h) * dk], pos0 + t);
-    std::copy_n(&K[static_cast<size_t>(t) * Hkv * dk], Hkv * dk, cache.k(il, pos0 + t));
-    std::copy_n(&V[static_cast<size_t>(t) * Hkv * dv], Hkv * dv, cache.v(il, pos0 + t));
+    cache.store_k(il, pos0 + t, &K[static_cast<size_t>(t) * Hkv * dk]);
+    cache.store_v(il, pos0 + t, &V[static_cast<size_t>(t) * Hkv * dv]);
   }
 
   const float scale = c.attn_scale();
@@ -44,11 +44,12 @@ void gqa_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
       const int t = static_cast<int>(job / H), h = static_cast<int>(job % H), hk = h / group;
       const float* q = &Q[(static_cast<size_t>(t) * H + h) * dk];
       const int n_vis = pos0 + t + 1;
-      for (int s = 0; s < n_vis; ++s) scores[s] = scale * dot_f32(q, cache.k(il, s) + hk * dk, dk);
+      rows_dot_st(cache.k_view(il, n_vis, hk * dk, dk), q, scores.data());
+      for (int s = 0; s < n_vis; ++s) scores[s] *= scale;
       softmax_inplace(scores.data(), n_vis);
       float* o = &O[(static_cast<size_t>(t) * H + h) * dv];
       std::fill(o, o + dv, 0.f);
-      for (int s = 0; s < n_vis; ++s) axpy_f32(scores[s], cache.v(il, s) + hk * dv, o, dv);
+      rows_weighted_sum_st(cache.v_view(il, n_vis, hk * dv, dv), scores.data(), o);
     }
   });
   matmul(w.wo, O.data(), n, out);

@@ -32,42 +32,45 @@ void decompress_key(const ModelConfig& c, const LayerWeights& w, int h, const fl
   else matvec_t_st(uk, c_kv, k_nope);
 }
 
+// Attention in latent space: one 576-wide query [W_UKᵀ·q_nope | q_pe] per head scores every cached
+// row [c_kv | k_pe] directly; the weighted sum of c_kv is lifted to the value head by W_UV.
 void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
                      int n, int pos0, float* O) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const float scale = c.attn_scale();
   global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
-    std::vector<float> q_lat(dc), o_lat(dc), scores(static_cast<size_t>(pos0 + n));
+    std::vector<float> q(dc + dr), o_lat(dc), scores(static_cast<size_t>(pos0 + n));
     for (int64_t job = b; job < e; ++job) {
       const int t = static_cast<int>(job / H), h = static_cast<int>(job % H);
-      const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
-      absorb_query(c, w, h, q, q_lat.data());
+      const float* qh = Q + (static_cast<size_t>(t) * H + h) * dqk;
+      absorb_query(c, w, h, qh, q.data());
+      std::copy(qh + dn, qh + dqk, q.data() + dc);
       const int n_kv = pos0 + t + 1;  // causal: keys up to and including this token
-      for (int s = 0; s < n_kv; ++s) {
-        const float* row = cache.k(il, s);
-        scores[s] = scale * (dot_f32(q_lat.data(), row, dc) + dot_f32(q + dn, row + dc, dr));
-      }
+      rows_dot_st(cache.k_view(il, n_kv, 0, dc + dr), q.data(), scores.data());
+      for (int s = 0; s < n_kv; ++s) scores[s] *= scale;
       softmax_inplace(scores.data(), n_kv);
       std::fill(o_lat.begin(), o_lat.end(), 0.f);
-      for (int s = 0; s < n_kv; ++s) axpy_f32(scores[s], cache.k(il, s), o_lat.data(), dc);
+      rows_weighted_sum_st(cache.k_view(il, n_kv, 0, dc), scores.data(), o_lat.data());
       matvec_st(w.uv(h, c), o_lat.data(), O + (static_cast<size_t>(t) * H + h) * dv);
     }
   });
 }
 
+// Ordinary multi-head attention on per-head K/V rebuilt from the latent once per batch.
 void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il,
                          const float* Q, int n, int pos0, float* O) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const int n_kv = pos0 + n;
   const float scale = c.attn_scale();
-  // Rebuild per-head K_nope and V for every cached position once, shared by all queries of the batch.
+  std::vector<float> lat(static_cast<size_t>(n_kv) * (dc + dr));
+  for (int s = 0; s < n_kv; ++s) cache.load_k(il, s, &lat[static_cast<size_t>(s) * (dc + dr)]);
   std::vector<float> K(static_cast<size_t>(n_kv) * H * dn), V(static_cast<size_t>(n_kv) * H * dv);
   global_pool().parallel_for(int64_t{n_kv} * H, [&](int64_t b, int64_t e, int) {
     for (int64_t job = b; job < e; ++job) {
       const int s = static_cast<int>(job / H), h = static_cast<int>(job % H);
-      const float* c_kv = cache.k(il, s);
+      const float* c_kv = &lat[static_cast<size_t>(s) * (dc + dr)];
       decompress_key(c, w, h, c_kv, &K[static_cast<size_t>(job) * dn]);
       matvec_st(w.uv(h, c), c_kv, &V[static_cast<size_t>(job) * dv]);
     }
@@ -79,7 +82,7 @@ void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCa
       const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
       const int n_vis = pos0 + t + 1;
       for (int s = 0; s < n_vis; ++s) {
-        const float* k_pe = cache.k(il, s) + dc;
+        const float* k_pe = &lat[static_cast<size_t>(s) * (dc + dr) + dc];
         scores[s] = scale * (dot_f32(q, &K[(static_cast<size_t>(s) * H + h) * dn], dn) + dot_f32(q + dn, k_pe, dr));
       }
       softmax_inplace(scores.data(), n_vis);
@@ -117,11 +120,10 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   std::vector<float> kva(static_cast<size_t>(n) * (dc + dr));
   matmul(w.wkv_a, X, n, kva.data());
   for (int t = 0; t < n; ++t) {
-    const float* src = &kva[static_cast<size_t>(t) * (dc + dr)];
-    float* row = cache.k(il, pos0 + t);
-    rms_norm(src, w.kv_a_norm.data(), row, dc, c.rms_eps);
-    std::copy(src + dc, src + dc + dr, row + dc);
+    float* row = &kva[static_cast<size_t>(t) * (dc + dr)];
+    rms_norm(row, w.kv_a_norm.data(), row, dc, c.rms_eps);
     rope.apply(row + dc, pos0 + t);
+    cache.store_k(il, pos0 + t, row);
   }
 
   if (mode == MlaMode::Auto) {

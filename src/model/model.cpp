@@ -24,7 +24,13 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f) {
 
 std::unique_ptr<Sequence> Model::new_sequence(int n_ctx) const {
   if (n_ctx <= 0) n_ctx = std::min(config_.n_ctx_train, 4096);
-  return std::make_unique<Sequence>(config_, n_ctx);
+  return std::make_unique<Sequence>(config_, n_ctx, cache_type_);
+}
+
+void Model::set_cache_type(GgmlType t) {
+  if (!KvCache::supported(t, config_))
+    throw std::invalid_argument("KV cache type " + std::string(traits(t).name) + " is not supported for this model");
+  cache_type_ = t;
 }
 
 uint64_t Model::parameter_count() const {

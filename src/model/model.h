@@ -25,8 +25,11 @@ class Model {
   const ModelWeights& weights() const { return weights_; }
   int n_vocab() const { return config_.n_vocab; }
 
-  // A fresh sequence with room for n_ctx positions (0: min(training context, 4096)).
+  // A fresh sequence with room for n_ctx positions (0: min(training context, 4096)), its cache in
+  // the model's cache type (F16 unless set_cache_type chose another).
   std::unique_ptr<Sequence> new_sequence(int n_ctx = 0) const;
+  void set_cache_type(GgmlType t);
+  GgmlType cache_type() const { return cache_type_; }
 
   // Evaluates tokens at positions seq.n_past.. as one batch and advances seq.n_past.
   // logits receives n × n_vocab floats when all_logits, else the last row only (may be null).
@@ -45,6 +48,7 @@ class Model {
   ModelWeights weights_;
   std::unique_ptr<Rope> rope_;
   MlaMode mla_mode_ = MlaMode::Auto;
+  GgmlType cache_type_ = GgmlType::F16;
 };
 
 }  // namespace qs
