@@ -8,5 +8,6 @@ void register_info(CLI::App& app);
 void register_logits(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_synth(CLI::App& app);
+void register_bench(CLI::App& app);
 
 }  // namespace qs::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   qs::cli::register_logits(app);
   qs::cli::register_generate(app);
   qs::cli::register_synth(app);
+  qs::cli::register_bench(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

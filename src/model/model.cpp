@@ -45,6 +45,17 @@ uint64_t Model::weight_bytes() const {
   return n;
 }
 
+uint64_t Model::active_bytes_per_token() const {
+  double n = 0;
+  for (const auto& t : file_->tensors()) {
+    if (t.name == "token_embd.weight" && !weights_.output_tied) n += static_cast<double>(weights_.tok_embd.row_stride);
+    else if (t.name.find("_exps.") != std::string::npos && config_.n_expert > 0)
+      n += static_cast<double>(t.nbytes) * config_.n_expert_used / config_.n_expert;
+    else n += static_cast<double>(t.nbytes);
+  }
+  return static_cast<uint64_t>(n);
+}
+
 void Model::forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const {
   const ModelConfig& c = config_;
   if (n <= 0) return;

@@ -40,6 +40,9 @@ class Model {
 
   uint64_t parameter_count() const;
   uint64_t weight_bytes() const;
+  // Weight bytes one decoded token reads: every tensor, except that only the used share of the
+  // routed experts counts and only one row of the embedding table.
+  uint64_t active_bytes_per_token() const;
 
  private:
   Model() = default;

@@ -1,6 +1,7 @@
 #include "tokenizer/vocab.h"
 
 #include <array>
+#include <utility>
 
 #include "gguf/gguf_file.h"
 
@@ -67,6 +68,21 @@ std::optional<Vocab> Vocab::from_gguf(const GgufFile& f) {
   v.eos_ = id("tokenizer.ggml.eos_token_id");
   v.eot_ = id("tokenizer.ggml.eot_token_id");
   v.add_bos_ = f.get_bool("tokenizer.ggml.add_bos_token").value_or(false);
+  return v;
+}
+
+Vocab Vocab::from_parts(std::string model, std::string pre, std::vector<std::string> tokens,
+                        std::vector<TokenType> types, int32_t bos, int32_t eos, int32_t eot, bool add_bos) {
+  Vocab v;
+  v.model_ = std::move(model);
+  v.pre_ = std::move(pre);
+  v.tokens_ = std::move(tokens);
+  v.types_ = std::move(types);
+  v.types_.resize(v.tokens_.size(), TokenType::Normal);
+  v.bos_ = bos;
+  v.eos_ = eos;
+  v.eot_ = eot;
+  v.add_bos_ = add_bos;
   return v;
 }
 

@@ -16,6 +16,9 @@ class Vocab {
  public:
   // nullopt when the file carries no tokenizer.
   static std::optional<Vocab> from_gguf(const GgufFile& f);
+  // From already-parsed parts (tokenizer.json); missing types default to Normal.
+  static Vocab from_parts(std::string model, std::string pre, std::vector<std::string> tokens,
+                          std::vector<TokenType> types, int32_t bos, int32_t eos, int32_t eot, bool add_bos);
 
   int size() const { return static_cast<int>(tokens_.size()); }
   const std::string& token(int32_t id) const { return tokens_.at(static_cast<size_t>(id)); }
@@ -24,6 +27,7 @@ class Vocab {
   const std::string& pre() const { return pre_; }
   int32_t bos() const { return bos_; }
   int32_t eos() const { return eos_; }
+  int32_t eot() const { return eot_; }
   bool add_bos() const { return add_bos_; }
   bool is_eog(int32_t id) const;  // end of generation (eos, eot)
 

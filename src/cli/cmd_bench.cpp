@@ -1,0 +1,159 @@
+// qiusuo bench -m MODEL [-p 512] [-n 128] [-t THREADS] [-r REPS] [--json]
+// Like llama-bench: prompt processing (pp) and generation (tg) in tokens/s, mean ± sd over reps,
+// plus the fraction of the memory-bandwidth roofline reached in generation, measured on the
+// same threads with a STREAM triad.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "kernels/bandwidth.h"
+#include "kernels/cpu_features.h"
+#include "kernels/thread_pool.h"
+#include "model/model.h"
+
+namespace qs::cli {
+
+namespace {
+
+struct BenchArgs {
+  std::string model, cache_type = "f16";
+  int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+  bool json = false;
+};
+
+struct Stat {
+  double mean = 0, sd = 0;
+};
+
+Stat stats(const std::vector<double>& v) {
+  Stat s;
+  for (double x : v) s.mean += x;
+  s.mean /= static_cast<double>(v.size());
+  for (double x : v) s.sd += (x - s.mean) * (x - s.mean);
+  s.sd = v.size() > 1 ? std::sqrt(s.sd / static_cast<double>(v.size() - 1)) : 0.0;
+  return s;
+}
+
+std::string cpu_name() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  return "unknown";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Prompt processing: n tokens as one batch into an empty context.
+double run_pp(const Model& m, int n, std::mt19937& rng) {
+  std::uniform_int_distribution<int32_t> tok(0, m.n_vocab() - 1);
+  std::vector<int32_t> ids(n);
+  for (auto& t : ids) t = tok(rng);
+  auto seq = m.new_sequence(n);
+  std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
+  const auto t0 = std::chrono::steady_clock::now();
+  m.forward(*seq, ids.data(), n, logits.data(), false);
+  return n / seconds_since(t0);
+}
+
+// Generation: n tokens one at a time from an empty context, each fed back greedily.
+double run_tg(const Model& m, int n, std::mt19937& rng) {
+  std::uniform_int_distribution<int32_t> tok(0, m.n_vocab() - 1);
+  auto seq = m.new_sequence(n);
+  std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
+  int32_t t = tok(rng);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < n; ++i) {
+    m.forward(*seq, &t, 1, logits.data(), false);
+    t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  }
+  return n / seconds_since(t0);
+}
+
+void run_bench(const BenchArgs& a) {
+  apply_threads(a.threads);
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.reps < 1) throw std::invalid_argument("-p, -n must be >= 0 and -r >= 1");
+  auto m = Model::load(a.model);
+  m->set_cache_type(parse_cache_type(a.cache_type));
+  std::mt19937 rng(1234);
+  const int threads = global_pool().size();
+
+  // Warm up: page the weights in and let the threads settle.
+  run_pp(*m, std::min(a.n_prompt > 0 ? a.n_prompt : 8, 32), rng);
+  run_tg(*m, 4, rng);
+
+  std::vector<double> pp, tg;
+  for (int r = 0; r < a.reps; ++r) {
+    if (a.n_prompt > 0) pp.push_back(run_pp(*m, a.n_prompt, rng));
+    if (a.n_gen > 0) tg.push_back(run_tg(*m, a.n_gen, rng));
+  }
+  struct rusage ru {};
+  getrusage(RUSAGE_SELF, &ru);  // before the bandwidth arrays inflate it
+  const double peak_rss_mib = ru.ru_maxrss / 1024.0;
+  const BandwidthResult bw = measure_bandwidth();
+  const double bytes = static_cast<double>(m->active_bytes_per_token());
+  const Stat spp = pp.empty() ? Stat{} : stats(pp), stg = tg.empty() ? Stat{} : stats(tg);
+  const double roofline = stg.mean * bytes / (bw.triad_gbps * 1e9);
+  const std::string pp_key = "pp" + std::to_string(a.n_prompt), tg_key = "tg" + std::to_string(a.n_gen);
+
+  if (a.json) {
+    nlohmann::ordered_json j;
+    j["model"] = a.model;
+    j["cpu"] = cpu_name();
+    j["simd"] = simd_level_name(active_simd_level());
+    j["threads"] = threads;
+    j["reps"] = a.reps;
+    if (!pp.empty()) j[pp_key] = spp.mean, j[pp_key + "_sd"] = spp.sd;
+    if (!tg.empty()) j[tg_key] = stg.mean, j[tg_key + "_sd"] = stg.sd;
+    j["roofline_fraction"] = tg.empty() ? 0.0 : roofline;
+    j["bandwidth_gbps"] = bw.triad_gbps;
+    j["read_bandwidth_gbps"] = bw.read_gbps;
+    j["bytes_per_token"] = static_cast<uint64_t>(bytes);
+    j["kv_cache_type"] = std::string(traits(m->cache_type()).name);
+    j["kv_bytes_per_token"] = m->new_sequence(1)->cache.bytes_per_token();
+    j["peak_rss_mib"] = peak_rss_mib;
+    std::printf("%s\n", j.dump().c_str());
+    return;
+  }
+  std::printf("model:      %s\n", a.model.c_str());
+  std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_level_name(active_simd_level()), threads);
+  std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read\n", bw.triad_gbps, bw.read_gbps);
+  std::printf("| test   |          t/s |\n|--------|--------------|\n");
+  if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", pp_key.c_str(), spp.mean, spp.sd);
+  if (!tg.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", tg_key.c_str(), stg.mean, stg.sd);
+  if (!tg.empty())
+    std::printf("roofline:   %.1f%% (%.1f MB of weights per token x %.2f t/s / %.1f GB/s)\n", 100 * roofline, bytes / 1e6,
+                stg.mean, bw.triad_gbps);
+  std::printf("peak rss:   %.0f MiB\n", peak_rss_mib);
+}
+
+}  // namespace
+
+void register_bench(CLI::App& app) {
+  auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (llama-bench style)");
+  static BenchArgs a;
+  cmd->add_option("-m,--model", a.model, "GGUF model file")->required();
+  cmd->add_option("-p,--n-prompt", a.n_prompt, "prompt tokens (pp test; 0 skips)");
+  cmd->add_option("-n,--n-gen", a.n_gen, "generated tokens (tg test; 0 skips)");
+  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  cmd->add_option("-r,--repetitions", a.reps, "repetitions of each test");
+  cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
+  cmd->add_flag("--json", a.json, "print one JSON object");
+  cmd->callback([] { run_bench(a); });
+}
+
+}  // namespace qs::cli
