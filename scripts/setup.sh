@@ -7,12 +7,15 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
-      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
-      nodejs npm)
+      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node (test tooling only): any node/npm on PATH will do (nodesource's nodejs bundles npm and
+# conflicts with Debian's npm package); otherwise take Debian's.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive

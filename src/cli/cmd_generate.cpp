@@ -11,7 +11,8 @@
 #include "cli/commands.h"
 #include "engine/sampler.h"
 #include "model/model.h"
-#include "tokenizer/vocab.h"
+#include "tokenizer/incremental_decoder.h"
+#include "tokenizer/tokenizer.h"
 
 namespace qs::cli {
 
@@ -34,14 +35,19 @@ void run_generate(GenerateArgs a) {
   if (a.n_predict < 0) throw std::invalid_argument("-n must be >= 0");
   auto m = Model::load(a.model);
   m->set_cache_type(parse_cache_type(a.cache_type));
-  const std::optional<Vocab> vocab = Vocab::from_gguf(m->file());
+  std::optional<Tokenizer> tok;
+  if (m->file().find("tokenizer.ggml.tokens")) tok = Tokenizer::from_gguf(m->file());
   std::vector<int32_t> prompt;
   if (!a.tokens.empty()) {
     prompt = parse_token_list(a.tokens);
   } else {
-    throw std::invalid_argument("text prompts need the BPE tokenizer, which is not built yet; pass --tokens");
+    if (!tok) throw std::invalid_argument("the model carries no tokenizer; pass --tokens");
+    prompt = tok->encode(a.prompt, tok->add_bos(), /*parse_special=*/true);
+    if (prompt.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
   }
-  if (!a.ids && !vocab) throw std::invalid_argument("the model has no vocabulary to print text with; use --ids");
+  if (!a.ids && !tok) throw std::invalid_argument("the model has no vocabulary to print text with; use --ids");
+  std::optional<IncrementalDecoder> text_out;
+  if (!a.ids) text_out.emplace(*tok, std::vector<std::string>{}, /*skip_special=*/true);
 
   const int n_ctx = a.ctx > 0 ? a.ctx : static_cast<int>(prompt.size()) + a.n_predict;
   if (static_cast<int>(prompt.size()) + a.n_predict > n_ctx)
@@ -56,17 +62,21 @@ void run_generate(GenerateArgs a) {
   const auto t1 = std::chrono::steady_clock::now();
   int generated = 0;
   for (int i = 0; i < a.n_predict; ++i) {
-    const int32_t tok = sampler.sample(logits.data(), m->n_vocab(), history);
-    if (!a.ignore_eos && vocab && vocab->is_eog(tok)) break;
-    history.push_back(tok);
+    const int32_t id = sampler.sample(logits.data(), m->n_vocab(), history);
+    if (!a.ignore_eos && tok && tok->is_eog(id)) break;
+    history.push_back(id);
     ++generated;
-    if (a.ids) std::printf(i ? " %d" : "%d", tok);
+    if (a.ids) std::printf(i ? " %d" : "%d", id);
     else {
-      const std::string piece = vocab->token_bytes(tok, true);
+      const std::string piece = text_out->push(id).text;
       std::fwrite(piece.data(), 1, piece.size(), stdout);
     }
     std::fflush(stdout);
-    if (i + 1 < a.n_predict) m->forward(*seq, &tok, 1, logits.data(), false);
+    if (i + 1 < a.n_predict) m->forward(*seq, &id, 1, logits.data(), false);
+  }
+  if (text_out) {
+    const std::string rest = text_out->finish().text;
+    std::fwrite(rest.data(), 1, rest.size(), stdout);
   }
   std::printf("\n");
   const auto t2 = std::chrono::steady_clock::now();

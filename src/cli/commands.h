@@ -9,5 +9,7 @@ void register_logits(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_synth(CLI::App& app);
 void register_bench(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_detokenize(CLI::App& app);
 
 }  // namespace qs::cli

@@ -13,6 +13,8 @@ int main(int argc, char** argv) {
   qs::cli::register_generate(app);
   qs::cli::register_synth(app);
   qs::cli::register_bench(app);
+  qs::cli::register_tokenize(app);
+  qs::cli::register_detokenize(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

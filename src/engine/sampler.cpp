@@ -35,44 +35,73 @@ int32_t Sampler::sample(float* logits, int n_vocab, const std::vector<int32_t>& 
   }
   if (p_.temperature == 0.f || p_.top_k == 1) return argmax(logits, n_vocab);
 
-  // Candidates sorted by logit, cut by top-k, then probabilities at the temperature.
+  // Candidates: every id, or the top-k found in linear time.
   std::vector<int32_t> idx(n_vocab);
   std::iota(idx.begin(), idx.end(), 0);
-  int keep = p_.top_k > 0 ? std::min(p_.top_k, n_vocab) : n_vocab;
-  std::partial_sort(idx.begin(), idx.begin() + keep, idx.end(),
-                    [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); });
-  idx.resize(keep);
-  std::vector<double> prob(keep);
-  const double mx = logits[idx[0]];
-  double sum = 0;
-  for (int i = 0; i < keep; ++i) sum += prob[i] = std::exp((logits[idx[i]] - mx) / p_.temperature);
-  for (double& x : prob) x /= sum;
-
-  // min-p: drop candidates below min_p × the top probability.
-  if (p_.min_p > 0.f) {
-    int k = 1;
-    while (k < keep && prob[k] >= p_.min_p * prob[0]) ++k;
-    keep = k;
+  auto by_logit = [&](int32_t a, int32_t b) { return logits[a] > logits[b] || (logits[a] == logits[b] && a < b); };
+  if (p_.top_k > 0 && p_.top_k < n_vocab) {
+    std::nth_element(idx.begin(), idx.begin() + p_.top_k, idx.end(), by_logit);
+    idx.resize(p_.top_k);
   }
-  // top-p: smallest prefix whose mass reaches top_p.
-  if (p_.top_p < 1.f) {
-    double cum = 0;
-    int k = 0;
-    while (k < keep) {
-      cum += prob[k++];
-      if (cum >= p_.top_p) break;
-    }
-    keep = k;
-  }
+  // Unnormalised probabilities at the temperature.
+  float mx = -INFINITY;
+  for (int32_t i : idx) mx = std::max(mx, logits[i]);
+  std::vector<double> w(idx.size());
   double total = 0;
-  for (int i = 0; i < keep; ++i) total += prob[i];
+  for (size_t i = 0; i < idx.size(); ++i) total += w[i] = std::exp((logits[idx[i]] - mx) / p_.temperature);
+
+  // min-p: drop candidates below min_p × the top probability (the top one has weight 1).
+  if (p_.min_p > 0.f) {
+    size_t k = 0;
+    total = 0;
+    for (size_t i = 0; i < idx.size(); ++i)
+      if (w[i] >= p_.min_p) idx[k] = idx[i], w[k] = w[i], total += w[k++];
+    idx.resize(k);
+    w.resize(k);
+  }
+  // top-p: the smallest most-probable set whose mass reaches top_p. Only the set matters, not its
+  // order, so find the cut with a histogram of log-probabilities (linear time even for the flat
+  // distributions of untrained models) and sort only the bucket where the cut falls.
+  if (p_.top_p < 1.f && idx.size() > 1) {
+    constexpr int kBuckets = 1024;
+    constexpr double kRange = 32.0;  // nats below the top; anything further shares the last bucket
+    auto bucket = [&](double wi) {
+      const double nats = -std::log(std::max(wi, 1e-300));
+      return std::min(kBuckets - 1, static_cast<int>(nats * (kBuckets / kRange)));
+    };
+    std::vector<double> mass(kBuckets, 0.0);
+    for (double wi : w) mass[bucket(wi)] += wi;
+    const double target = p_.top_p * total;
+    double cum = 0;
+    int cut = 0;
+    while (cut < kBuckets - 1 && cum + mass[cut] < target) cum += mass[cut++];
+    std::vector<int32_t> keep_idx;
+    std::vector<double> keep_w;
+    std::vector<size_t> edge;  // members of the cut bucket
+    for (size_t i = 0; i < idx.size(); ++i) {
+      const int b = bucket(w[i]);
+      if (b < cut) keep_idx.push_back(idx[i]), keep_w.push_back(w[i]);
+      else if (b == cut) edge.push_back(i);
+    }
+    std::sort(edge.begin(), edge.end(), [&](size_t a, size_t b) { return w[a] > w[b] || (w[a] == w[b] && idx[a] < idx[b]); });
+    for (size_t e : edge) {
+      if (cum >= target && !keep_idx.empty()) break;
+      keep_idx.push_back(idx[e]);
+      keep_w.push_back(w[e]);
+      cum += w[e];
+    }
+    idx.swap(keep_idx);
+    w.swap(keep_w);
+    total = 0;
+    for (double wi : w) total += wi;
+  }
   std::uniform_real_distribution<double> u(0.0, total);
   double r = u(rng_);
-  for (int i = 0; i < keep; ++i) {
-    r -= prob[i];
+  for (size_t i = 0; i < idx.size(); ++i) {
+    r -= w[i];
     if (r <= 0) return idx[i];
   }
-  return idx[keep - 1];
+  return idx.back();
 }
 
 }  // namespace qs
