@@ -95,8 +95,8 @@ void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCa
 
 }  // namespace
 
-void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope, KvCache& cache, int il,
-                   const float* X, int n, int pos0, float* out, MlaMode mode) {
+void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope, const std::vector<SeqSpan>& spans,
+                   int il, const float* X, int n, float* out, MlaMode mode) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
 
@@ -113,29 +113,31 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   } else {
     matmul(w.wq, X, n, Q.data());
   }
-  for (int t = 0; t < n; ++t)
-    for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dqk + dn], pos0 + t);
-
-  // The latent: normed c_kv and roped k_pe go straight into the cache.
+  // The latent: normed c_kv and roped k_pe go straight into each sequence's cache.
   std::vector<float> kva(static_cast<size_t>(n) * (dc + dr));
   matmul(w.wkv_a, X, n, kva.data());
-  for (int t = 0; t < n; ++t) {
-    float* row = &kva[static_cast<size_t>(t) * (dc + dr)];
-    rms_norm(row, w.kv_a_norm.data(), row, dc, c.rms_eps);
-    rope.apply(row + dc, pos0 + t);
-    cache.store_k(il, pos0 + t, row);
+  for (const SeqSpan& sp : spans) {
+    for (int i = 0; i < sp.count; ++i) {
+      const int t = sp.start + i, pos = sp.pos0 + i;
+      for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dqk + dn], pos);
+      float* row = &kva[static_cast<size_t>(t) * (dc + dr)];
+      rms_norm(row, w.kv_a_norm.data(), row, dc, c.rms_eps);
+      rope.apply(row + dc, pos);
+      sp.cache->store_k(il, pos, row);
+    }
   }
-
-  if (mode == MlaMode::Auto) {
-    // Absorbed costs more arithmetic per (query, key) pair but needs no per-key decompression;
-    // it wins unless many queries share the same keys.
-    mode = n >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
-  }
-  if (mode == MlaMode::Decompressed && w.mla_layout == MlaLayout::KbVb && w.wk_b.empty()) mode = MlaMode::Absorbed;
 
   std::vector<float> O(static_cast<size_t>(n) * H * dv);
-  if (mode == MlaMode::Absorbed) attend_absorbed(c, w, cache, il, Q.data(), n, pos0, O.data());
-  else attend_decompressed(c, w, cache, il, Q.data(), n, pos0, O.data());
+  for (const SeqSpan& sp : spans) {
+    MlaMode m = mode;
+    // Absorbed costs more arithmetic per (query, key) pair but needs no per-key decompression;
+    // it wins unless many queries share the same keys.
+    if (m == MlaMode::Auto) m = sp.count >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
+    const float* q = &Q[static_cast<size_t>(sp.start) * H * dqk];
+    float* o = &O[static_cast<size_t>(sp.start) * H * dv];
+    if (m == MlaMode::Absorbed) attend_absorbed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);
+    else attend_decompressed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);
+  }
   matmul(w.wo, O.data(), n, out);
 }
 

@@ -57,27 +57,48 @@ uint64_t Model::active_bytes_per_token() const {
 }
 
 void Model::forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const {
+  std::vector<BatchToken> batch(static_cast<size_t>(std::max(n, 0)));
+  for (int t = 0; t < n; ++t) batch[t] = {&seq, tokens[t], logits != nullptr && (all_logits || t == n - 1)};
+  forward_batch(batch, logits);
+}
+
+void Model::forward_batch(const std::vector<BatchToken>& batch, float* logits) const {
   const ModelConfig& c = config_;
-  if (n <= 0) return;
-  if (seq.n_past + n > seq.cache.capacity())
-    throw std::out_of_range("context full: " + std::to_string(seq.n_past) + " + " + std::to_string(n) +
-                            " tokens exceed the context of " + std::to_string(seq.cache.capacity()));
-  for (int t = 0; t < n; ++t)
-    if (tokens[t] < 0 || tokens[t] >= c.n_vocab)
-      throw std::out_of_range("token id " + std::to_string(tokens[t]) + " outside the vocabulary [0, " +
+  const int n = static_cast<int>(batch.size());
+  if (n == 0) return;
+
+  // Split the batch into one span per sequence, checking everything before any state changes.
+  std::vector<SeqSpan> spans;
+  std::vector<Sequence*> seen;
+  for (int t = 0; t < n; ++t) {
+    const BatchToken& b = batch[t];
+    if (!b.seq) throw std::invalid_argument("batch entry without a sequence");
+    if (b.token < 0 || b.token >= c.n_vocab)
+      throw std::out_of_range("token id " + std::to_string(b.token) + " outside the vocabulary [0, " +
                               std::to_string(c.n_vocab) + ")");
+    if (spans.empty() || spans.back().cache != &b.seq->cache) {
+      if (std::find(seen.begin(), seen.end(), b.seq) != seen.end())
+        throw std::invalid_argument("a sequence's tokens must be consecutive in the batch");
+      seen.push_back(b.seq);
+      spans.push_back({&b.seq->cache, b.seq->n_past, t, 0});
+    }
+    spans.back().count++;
+  }
+  for (size_t k = 0; k < spans.size(); ++k)
+    if (spans[k].pos0 + spans[k].count > spans[k].cache->capacity())
+      throw std::out_of_range("context full: " + std::to_string(spans[k].pos0) + " + " + std::to_string(spans[k].count) +
+                              " tokens exceed the context of " + std::to_string(spans[k].cache->capacity()));
 
   const int d = c.n_embd;
-  const int pos0 = seq.n_past;
   std::vector<float> X(static_cast<size_t>(n) * d), Xn(X.size()), Y(X.size());
   for (int t = 0; t < n; ++t)
-    dequantize_row(weights_.tok_embd.type, weights_.tok_embd.row(tokens[t]), &X[static_cast<size_t>(t) * d], d);
+    dequantize_row(weights_.tok_embd.type, weights_.tok_embd.row(batch[t].token), &X[static_cast<size_t>(t) * d], d);
 
   for (int il = 0; il < c.n_layer; ++il) {
     const LayerWeights& L = weights_.layers[il];
     for (int t = 0; t < n; ++t) rms_norm(&X[static_cast<size_t>(t) * d], L.attn_norm.data(), &Xn[static_cast<size_t>(t) * d], d, c.rms_eps);
-    if (c.is_mla()) mla_attention(c, L, *rope_, seq.cache, il, Xn.data(), n, pos0, Y.data(), mla_mode_);
-    else gqa_attention(c, L, *rope_, seq.cache, il, Xn.data(), n, pos0, Y.data());
+    if (c.is_mla()) mla_attention(c, L, *rope_, spans, il, Xn.data(), n, Y.data(), mla_mode_);
+    else gqa_attention(c, L, *rope_, spans, il, Xn.data(), n, Y.data());
     axpy_f32(1.f, Y.data(), X.data(), static_cast<int64_t>(X.size()));
 
     for (int t = 0; t < n; ++t) rms_norm(&X[static_cast<size_t>(t) * d], L.ffn_norm.data(), &Xn[static_cast<size_t>(t) * d], d, c.rms_eps);
@@ -85,14 +106,19 @@ void Model::forward(Sequence& seq, const int32_t* tokens, int n, float* logits, 
     else dense_ffn(L.ffn_gate, L.ffn_up, L.ffn_down, Xn.data(), n, Y.data());
     axpy_f32(1.f, Y.data(), X.data(), static_cast<int64_t>(X.size()));
   }
-  seq.n_past += n;
+  for (Sequence* s : seen) {
+    for (const SeqSpan& sp : spans)
+      if (sp.cache == &s->cache) s->n_past += sp.count;
+  }
 
   if (!logits) return;
-  const int first = all_logits ? 0 : n - 1;
-  const int rows = n - first;
-  for (int t = first; t < n; ++t)
-    rms_norm(&X[static_cast<size_t>(t) * d], weights_.output_norm.data(), &Xn[static_cast<size_t>(t - first) * d], d, c.rms_eps);
-  matmul(weights_.output, Xn.data(), rows, logits);
+  int rows = 0;
+  for (int t = 0; t < n; ++t) {
+    if (!batch[t].want_logits) continue;
+    rms_norm(&X[static_cast<size_t>(t) * d], weights_.output_norm.data(), &Xn[static_cast<size_t>(rows) * d], d, c.rms_eps);
+    ++rows;
+  }
+  if (rows > 0) matmul(weights_.output, Xn.data(), rows, logits);
 }
 
 }  // namespace qs

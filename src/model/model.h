@@ -35,6 +35,16 @@ class Model {
   // logits receives n × n_vocab floats when all_logits, else the last row only (may be null).
   void forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const;
 
+  // One step for many sequences at once (continuous batching): the weights are read once for all
+  // tokens. A sequence's tokens must be consecutive in the batch and appear in one run only; each
+  // continues from its n_past. logits receives one n_vocab row per entry with want_logits, in order.
+  struct BatchToken {
+    Sequence* seq;
+    int32_t token;
+    bool want_logits;
+  };
+  void forward_batch(const std::vector<BatchToken>& batch, float* logits) const;
+
   void set_mla_mode(MlaMode m) { mla_mode_ = m; }
   MlaMode mla_mode() const { return mla_mode_; }
 
