@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
-      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev)
+      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
+      libcpp-httplib-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

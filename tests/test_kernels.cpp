@@ -103,3 +103,50 @@ TEST(Kernels, FormatsWithoutKernelsReportNone) {
 
 }  // namespace
 }  // namespace qs
+
+#include "kernels/repack.h"
+
+namespace qs {
+namespace {
+
+// The repacked Q8_0 layout computes the same integers as the file layout, and decodes to the same
+// values.
+TEST(Kernels, RepackedQ8MatchesFileLayout) {
+  for (int64_t cols : {int64_t{2048}, int64_t{1408}, int64_t{96}}) {  // whole groups of 16 blocks, and tails
+    RowsCase s;
+    s.n = cols;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd;
+    s.stride = row_bytes(GgmlType::Q8_0, cols);
+    s.w.resize(s.stride * s.rows);
+    std::vector<float> tmp(cols);
+    for (int64_t r = 0; r < s.rows; ++r) {
+      for (auto& v : tmp) v = nd(rng);
+      quantize_row(GgmlType::Q8_0, tmp.data(), s.w.data() + r * s.stride, cols);
+    }
+    s.x.resize(cols);
+    for (auto& v : s.x) v = nd(rng);
+    const MatView file{s.w.data(), GgmlType::Q8_0, s.rows, cols, s.stride};
+    std::vector<uint8_t> packed(s.w.size());
+    const MatView split = repack(file, packed.data());
+    ASSERT_EQ(split.layout, RowLayout::Q8Split);
+    std::vector<float> a(cols), b(cols);
+    for (int64_t r = 0; r < s.rows; ++r) {
+      row_to_float(file, r, a.data());
+      row_to_float(split, r, b.data());
+      ASSERT_EQ(a, b) << "row " << r;
+    }
+    const auto ref = run(GgmlType::Q8_0, SimdLevel::Scalar, s);
+    for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
+      if (level > detected_simd_level()) continue;
+      std::vector<uint8_t> act(act_bytes(act_format(split), cols));
+      quantize_act(act_format(split), s.x.data(), act.data(), cols);
+      std::vector<float> out(s.rows);
+      row_dot_kernel(split, level)(split.data, split.row_stride, split.rows, act.data(), cols, out.data());
+      for (int64_t r = 0; r < s.rows; ++r) EXPECT_NEAR(out[r], ref[r], 1e-4 * (1 + std::fabs(ref[r]))) << cols << " " << simd_level_name(level);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qs

@@ -133,6 +133,7 @@ std::optional<double> parse_py_float(const std::string& raw) {
 Value f_int(Interp&, const Value& v, CallArgs& a) {
   const Value def = a.get_or(0, "default", Value(0));
   const int base = static_cast<int>(a.get_or(1, "base", Value(10)).as_int());
+  if (v.is_undefined()) fail_undefined(v);  // int(Undefined) raises in jinja2, it does not default
   if (v.is_int()) return Value(v.as_int());
   if (v.kind() == Kind::Float) {
     if (!std::isfinite(v.as_float())) return def;
@@ -147,6 +148,7 @@ Value f_int(Interp&, const Value& v, CallArgs& a) {
 
 Value f_float(Interp&, const Value& v, CallArgs& a) {
   const Value def = a.get_or(0, "default", Value(0.0));
+  if (v.is_undefined()) fail_undefined(v);
   if (v.is_number()) return Value(v.as_float());
   if (v.is_string())
     if (auto f = parse_py_float(v.str())) return Value(*f);

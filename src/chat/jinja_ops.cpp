@@ -188,7 +188,7 @@ std::vector<Value> iterate(const Value& v) {
 namespace {
 
 Value missing_attr(const Value& obj, const std::string& name) {
-  return Value::undefined("'" + object_type_repr(obj) + "' has no attribute '" + name + "'");
+  return Value::undefined(pystr::concat({"'", object_type_repr(obj), "' has no attribute '", name, "'"}));
 }
 
 Value method_or_missing(const Value& obj, const std::string& name) {
@@ -235,13 +235,14 @@ Value get_item(const Value& obj, const Value& key) {
       if (i < 0) i += n;
       if (i >= 0 && i < n) return Value(pystr::from_code_points(cps, i, i + 1));
     }
-    return Value::undefined("'" + object_type_repr(obj) + "' has no element " + std::to_string(key.as_int()));
+    return Value::undefined(
+        pystr::concat({"'", object_type_repr(obj), "' has no element ", std::to_string(key.as_int())}));
   }
   if (key.is_string()) {
     if (obj.kind() == Kind::Namespace) return get_attr(obj, key.str());
     return method_or_missing(obj, key.str());
   }
-  return Value::undefined("'" + object_type_repr(obj) + "' has no element " + py_repr(key));
+  return Value::undefined(pystr::concat({"'", object_type_repr(obj), "' has no element ", py_repr(key)}));
 }
 
 namespace {
@@ -293,11 +294,11 @@ Value get_slice(const Value& obj, const Value& vstart, const Value& vstop, const
     for (int64_t k = 0, i = start; k < count; ++k, i += step) pystr::append_utf8(out, cps[i]);
     return Value(std::move(out));
   }
-  return Value::undefined("'" + object_type_repr(obj) + "' object is not subscriptable");
+  return Value::undefined(pystr::concat({"'", object_type_repr(obj), "' object is not subscriptable"}));
 }
 
 std::string percent_format(const std::string& fmt, const Value& args) {
-  std::vector<Value> vals = args.is_list() && args.is_tuple() ? args.items() : std::vector<Value>{args};
+  const std::vector<Value> vals = args.is_list() && args.is_tuple() ? args.items() : std::vector<Value>{args};
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
@@ -359,7 +360,7 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       default: throw TypeError(std::string("unsupported format character '") + conv + "'");
     }
   }
-  if (next < vals.size() && args.is_tuple()) throw TypeError("not all arguments converted during string formatting");
+  if (next < vals.size() && !args.is_dict()) throw TypeError("not all arguments converted during string formatting");
   return out;
 }
 

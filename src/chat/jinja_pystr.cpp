@@ -67,6 +67,15 @@ size_t length(std::string_view s) {
   return n;
 }
 
+std::string concat(std::initializer_list<std::string_view> parts) {
+  size_t n = 0;
+  for (auto p : parts) n += p.size();
+  std::string out;
+  out.reserve(n);
+  for (auto p : parts) out.append(p);
+  return out;
+}
+
 bool is_space(uint32_t cp) {
   return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 || cp == 0x1680 ||
          (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
@@ -119,11 +128,16 @@ std::string float_repr(double v) {
         out += digits.substr(0, exp + 1) + "." + digits.substr(exp + 1);
       }
     } else {
-      out += "0." + std::string(-exp - 1, '0') + digits;
+      out += "0.";
+      out.append(static_cast<size_t>(-exp - 1), '0');
+      out += digits;
     }
   } else {
     out += digits.substr(0, 1);
-    if (nd > 1) out += "." + digits.substr(1);
+    if (nd > 1) {
+      out += '.';
+      out.append(digits, 1);
+    }
     char eb[16];
     std::snprintf(eb, sizeof eb, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
     out += eb;

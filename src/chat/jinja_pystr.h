@@ -1,6 +1,7 @@
 // Python str behaviour on UTF-8 std::strings: code points, repr, float repr and the str methods templates use.
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -14,6 +15,9 @@ void append_utf8(std::string& out, uint32_t cp);
 std::vector<uint32_t> code_points(std::string_view s);
 std::string from_code_points(const std::vector<uint32_t>& cps, size_t begin, size_t end);
 size_t length(std::string_view s);  // in code points, like len(str)
+
+// Appends the parts in order (avoids GCC 12's false -Wrestrict on chained "lit" + std::string).
+std::string concat(std::initializer_list<std::string_view> parts);
 
 bool is_space(uint32_t cp);  // str.isspace
 uint32_t to_lower(uint32_t cp);

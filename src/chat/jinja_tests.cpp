@@ -21,6 +21,9 @@ const Value& arg0(const CallArgs& a, const char* test) {
   return *v;
 }
 
+// Python: value % n == 0, for ints and floats alike.
+bool is_zero(const Value& v) { return values_equal(v, Value(0)); }
+
 int cmp0(const Value& v, const CallArgs& a, const char* test) { return compare_values(v, arg0(a, test)); }
 
 bool case_test(const Value& v, bool want_lower) {
@@ -66,23 +69,10 @@ const std::unordered_map<std::string, TestFn>& registry() {
       {"sameas", [](Interp&, const Value& v, CallArgs& a) { return v.same_object(arg0(a, "sameas")); }},
       {"escaped", [](Interp&, const Value&, CallArgs&) { return false; }},
       {"in", [](Interp&, const Value& v, CallArgs& a) { return contains(arg0(a, "in"), v); }},
-      {"odd",
-       [](Interp&, const Value& v, CallArgs&) {
-         if (!v.is_int()) throw TypeError("odd test needs an integer");
-         return v.as_int() % 2 != 0;
-       }},
-      {"even",
-       [](Interp&, const Value& v, CallArgs&) {
-         if (!v.is_int()) throw TypeError("even test needs an integer");
-         return v.as_int() % 2 == 0;
-       }},
+      {"odd", [](Interp&, const Value& v, CallArgs&) { return !is_zero(binary_op("%", v, Value(2), 0)); }},
+      {"even", [](Interp&, const Value& v, CallArgs&) { return is_zero(binary_op("%", v, Value(2), 0)); }},
       {"divisibleby",
-       [](Interp&, const Value& v, CallArgs& a) {
-         const Value& n = arg0(a, "divisibleby");
-         if (!v.is_int() || !n.is_int()) throw TypeError("divisibleby needs integers");
-         if (n.as_int() == 0) throw TypeError("integer division or modulo by zero");
-         return v.as_int() % n.as_int() == 0;
-       }},
+       [](Interp&, const Value& v, CallArgs& a) { return is_zero(binary_op("%", v, arg0(a, "divisibleby"), 0)); }},
       {"lower", [](Interp&, const Value& v, CallArgs&) { return case_test(v, true); }},
       {"upper", [](Interp&, const Value& v, CallArgs&) { return case_test(v, false); }},
       {"filter", [](Interp&, const Value& v, CallArgs&) { return v.is_string() && filter_exists(v.str()); }},

@@ -11,5 +11,8 @@ void register_synth(CLI::App& app);
 void register_bench(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_detokenize(CLI::App& app);
+void register_template(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_run(CLI::App& app);
 
 }  // namespace qs::cli

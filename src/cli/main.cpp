@@ -15,6 +15,9 @@ int main(int argc, char** argv) {
   qs::cli::register_bench(app);
   qs::cli::register_tokenize(app);
   qs::cli::register_detokenize(app);
+  qs::cli::register_template(app);
+  qs::cli::register_serve(app);
+  qs::cli::register_run(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -63,6 +63,22 @@ void KvCache::load_k(int layer, int pos, float* out) const {
   dequantize_row(type_, k_.data() + (static_cast<size_t>(layer) * n_ctx_ + pos) * rb, out, k_row_);
 }
 
+void KvCache::copy_positions(const KvCache& src, int src_pos, int dst_pos, int n) {
+  if (src.type_ != type_ || src.n_layer_ != n_layer_ || src.k_row_ != k_row_ || src.v_row_ != v_row_)
+    throw std::invalid_argument("copy_positions: caches of different shapes or types");
+  if (n < 0 || src_pos < 0 || dst_pos < 0 || src_pos + n > src.n_ctx_ || dst_pos + n > n_ctx_)
+    throw std::out_of_range("copy_positions: range outside the cache");
+  if (n == 0) return;
+  auto copy = [&](const std::vector<uint8_t>& from, std::vector<uint8_t>& to, int row) {
+    const size_t rb = row_bytes(type_, row);
+    for (int l = 0; l < n_layer_; ++l)
+      std::memmove(to.data() + (static_cast<size_t>(l) * n_ctx_ + dst_pos) * rb,
+                   from.data() + (static_cast<size_t>(l) * src.n_ctx_ + src_pos) * rb, rb * static_cast<size_t>(n));
+  };
+  copy(src.k_, k_, k_row_);
+  if (v_row_) copy(src.v_, v_, v_row_);
+}
+
 MatView KvCache::view(const std::vector<uint8_t>& buf, int row, int layer, int n, int col0, int cols) const {
   const size_t rb = row_bytes(type_, row);
   MatView m;

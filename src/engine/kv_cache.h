@@ -28,6 +28,10 @@ class KvCache {
   MatView k_view(int layer, int n, int col0, int cols) const { return view(k_, k_row_, layer, n, col0, cols); }
   MatView v_view(int layer, int n, int col0, int cols) const { return view(v_, v_row_, layer, n, col0, cols); }
   void load_k(int layer, int pos, float* out) const;  // one whole row, as floats
+  // Copies positions [src_pos, src_pos + n) of every layer from a cache of the same model and type
+  // into positions [dst_pos, dst_pos + n) of this one (the server's prefix cache). Throws
+  // std::invalid_argument on a shape/type mismatch, std::out_of_range outside either capacity.
+  void copy_positions(const KvCache& src, int src_pos, int dst_pos, int n);
 
   size_t bytes() const { return k_.size() + v_.size(); }
   size_t bytes_per_token_layer() const { return row_bytes(type_, k_row_) + (v_row_ ? row_bytes(type_, v_row_) : 0); }

@@ -6,6 +6,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/qdot.h"
+#include "kernels/repack.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
 
@@ -19,6 +20,14 @@ constexpr int64_t kRowTile = 16;
 
 // Fallback for formats without a direct kernel: dequantize each row, then a float dot.
 void matvec_rows_dequant(const MatView& W, const float* x, float* y, int64_t r0, int64_t r1) {
+  if (W.layout != RowLayout::File) {
+    std::vector<float> row(static_cast<size_t>(W.cols));
+    for (int64_t r = r0; r < r1; ++r) {
+      row_to_float(W, r, row.data());
+      y[r] = dot_f32(row.data(), x, W.cols);
+    }
+    return;
+  }
   for (int64_t r = r0; r < r1; ++r) y[r] = dot_row_f32(W.type, W.row(r), x, W.cols);
 }
 
@@ -44,15 +53,15 @@ thread_local std::vector<uint8_t> tl_act;
 void matvec_st(const MatView& W, const float* x, float* y) {
   // Float activations only: this serves MLA's per-head up-projections, where rounding the latent to
   // 8 bits moved the fixture logits ten times more than all other products together.
-  const RowDotFn fn = act_format(W.type) == ActFormat::F32 ? row_dot_kernel(W.type) : nullptr;
+  const RowDotFn fn = act_format(W) == ActFormat::F32 ? row_dot_kernel(W) : nullptr;
   if (!fn) return matvec_rows_dequant(W, x, y, 0, W.rows);
   fn(W.data, W.row_stride, W.rows, x, W.cols, y);
 }
 
 void rows_dot_st(const MatView& rows, const float* x, float* y) {
-  const RowDotFn fn = row_dot_kernel(rows.type);
+  const RowDotFn fn = row_dot_kernel(rows);
   if (!fn) return matvec_rows_dequant(rows, x, y, 0, rows.rows);
-  fn(rows.data, rows.row_stride, rows.rows, prepare_act(act_format(rows.type), x, 1, rows.cols, tl_act), rows.cols, y);
+  fn(rows.data, rows.row_stride, rows.rows, prepare_act(act_format(rows), x, 1, rows.cols, tl_act), rows.cols, y);
 }
 
 void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
@@ -63,12 +72,12 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
 
 void matvec(const MatView& W, const float* x, float* y) {
   if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
-  const RowDotFn fn = row_dot_kernel(W.type);
+  const RowDotFn fn = row_dot_kernel(W);
   if (!fn) {
     global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
     return;
   }
-  const void* act = prepare_act(act_format(W.type), x, 1, W.cols, tl_act);
+  const void* act = prepare_act(act_format(W), x, 1, W.cols, tl_act);
   global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) {
     fn(W.row(r0), W.row_stride, r1 - r0, act, W.cols, y + r0);
   });
@@ -80,7 +89,7 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
   for (int64_t r = 0; r < W.rows; ++r) {
     const float* row = reinterpret_cast<const float*>(W.row(r));
     if (W.type != GgmlType::F32) {
-      dequantize_row(W.type, W.row(r), buf.data(), W.cols);
+      row_to_float(W, r, buf.data());
       row = buf.data();
     }
     axpy_f32(x[r], row, y, W.cols);
@@ -90,9 +99,9 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (n == 1) return matvec(W, X, Y);
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
-  const RowDotFn fn = row_dot_kernel(W.type);
+  const RowDotFn fn = row_dot_kernel(W);
   if (fn) {
-    const ActFormat f = act_format(W.type);
+    const ActFormat f = act_format(W);
     std::vector<uint8_t> buf;
     const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, buf));
     const size_t ab = act_bytes(f, W.cols);
@@ -109,7 +118,7 @@ void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
     std::vector<float> rows(static_cast<size_t>(kRowTile * W.cols));
     for (int64_t tile = t0; tile < t1; ++tile) {
       const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);
-      for (int64_t k = 0; k < nr; ++k) dequantize_row(W.type, W.row(r0 + k), rows.data() + k * W.cols, W.cols);
+      for (int64_t k = 0; k < nr; ++k) row_to_float(W, r0 + k, rows.data() + k * W.cols);
       for (int64_t t = 0; t < n; ++t)
         for (int64_t k = 0; k < nr; ++k) Y[t * W.rows + r0 + k] = dot_f32(rows.data() + k * W.cols, X + t * W.cols, W.cols);
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <stdexcept>
 
 #include "tensor/quant_blocks.h"
@@ -22,8 +23,13 @@ ActFormat act_format(GgmlType w) {
   }
 }
 
+ActFormat act_format(const MatView& w) {
+  return w.layout == RowLayout::Q8Split ? ActFormat::Q8_32Split : act_format(w.type);
+}
+
 size_t act_bytes(ActFormat f, int64_t n) {
   switch (f) {
+    case ActFormat::Q8_32Split: return static_cast<size_t>(n) + static_cast<size_t>(n / 32) * 8;
     case ActFormat::F32: return static_cast<size_t>(n) * sizeof(float);
     case ActFormat::Q8_32: return static_cast<size_t>(n / 32) * sizeof(BlockQ8A);
     case ActFormat::Q8_K: return static_cast<size_t>(n / QK_K) * sizeof(block_q8_K);
@@ -66,9 +72,31 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
       if (n % QK_K) throw std::invalid_argument("Q8_K activation length must be a multiple of 256");
       quantize_row(GgmlType::Q8_K, x, dst, n);
       return;
+    case ActFormat::Q8_32Split: {
+      if (n % 32) throw std::invalid_argument("Q8 activation length must be a multiple of 32");
+      auto* qs = static_cast<int8_t*>(dst);
+      auto* d = reinterpret_cast<float*>(qs + n);
+      auto* sum = reinterpret_cast<int32_t*>(d + n / 32);
+      BlockQ8A b;
+      for (int64_t k = 0; k < n / 32; ++k) {
+        quantize_q8a(x + 32 * k, &b, 1);
+        std::memcpy(qs + 32 * k, b.qs, 32);
+        d[k] = b.d;
+        sum[k] = b.sum;
+      }
+      return;
+    }
     case ActFormat::None:
       throw std::invalid_argument("no activation format for this weight type");
   }
+}
+
+RowDotFn row_dot_kernel(const MatView& w, SimdLevel level) {
+  if (w.layout == RowLayout::Q8Split) {
+    RowDotFn fn = level >= SimdLevel::Avx512 ? row_dot_q8split_avx512() : nullptr;
+    return fn ? fn : row_dot_q8split_scalar();
+  }
+  return row_dot_kernel(w.type, level);
 }
 
 RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {

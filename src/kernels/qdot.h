@@ -9,6 +9,7 @@
 
 #include "kernels/cpu_features.h"
 #include "tensor/ggml_type.h"
+#include "tensor/mat_view.h"
 
 namespace qs {
 
@@ -17,6 +18,7 @@ enum class ActFormat {
   F32,    // float activations
   Q8_32,  // BlockQ8A: 32 int8 with a float scale and their sum
   Q8_K,   // block_q8_K: 256 int8, float scale, sums of 16
+  Q8_32Split,  // for Q8Split rows: int8 qs[n], then float d[n/32], then int32 sum[n/32]
 };
 
 struct BlockQ8A {
@@ -27,6 +29,7 @@ struct BlockQ8A {
 static_assert(sizeof(BlockQ8A) == 40);
 
 ActFormat act_format(GgmlType w);
+ActFormat act_format(const MatView& w);
 size_t act_bytes(ActFormat f, int64_t n);
 // Quantizes (or copies) n floats into the activation format; n a multiple of its block size.
 void quantize_act(ActFormat f, const float* x, void* dst, int64_t n);
@@ -37,6 +40,11 @@ using RowDotFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const voi
 // The kernel for a weight type at a SIMD level, falling back to lower levels; nullptr if none.
 RowDotFn row_dot_kernel(GgmlType w, SimdLevel level);
 inline RowDotFn row_dot_kernel(GgmlType w) { return row_dot_kernel(w, active_simd_level()); }
+// The kernel for a view's type and row layout.
+RowDotFn row_dot_kernel(const MatView& w, SimdLevel level);
+inline RowDotFn row_dot_kernel(const MatView& w) { return row_dot_kernel(w, active_simd_level()); }
+RowDotFn row_dot_q8split_scalar();
+RowDotFn row_dot_q8split_avx512();
 
 // out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).
 // Float formats and Q8_0; rows are `stride` bytes apart and n elements long.

@@ -1,24 +1,98 @@
 #include "model/model.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
 #include <stdexcept>
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/repack.h"
 #include "model/moe.h"
 #include "tensor/quants.h"
 
 namespace qs {
 
-std::unique_ptr<Model> Model::load(const std::string& path) { return from_file(GgufFile::open(path)); }
+std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& opt) {
+  return from_file(GgufFile::open(path), opt);
+}
 
-std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f) {
+Model::~Model() {
+  if (repacked_) munmap(repacked_, repacked_bytes_);
+}
+
+namespace {
+
+uint64_t available_ram_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  uint64_t kib = 0;
+  while (in >> key >> kib) {
+    if (key == "MemAvailable:") return kib * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+
+}  // namespace
+
+void Model::repack_weights(const LoadOptions& opt) {
+  if (opt.repack == LoadOptions::Repack::Off) return;
+  if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
+  std::vector<MatView*> views;
+  auto add = [&](MatView& m) {
+    if (!m.empty() && m.layout == RowLayout::File && repack_worthwhile(m.type)) views.push_back(&m);
+  };
+  for (LayerWeights& L : weights_.layers) {
+    for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
+                       &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.gate_exps.all, &L.up_exps.all, &L.down_exps.all})
+      add(*m);
+  }
+  if (!weights_.output_tied) add(weights_.output);
+  // One copy per distinct tensor (a fused gate+up tensor backs two views).
+  std::map<const uint8_t*, size_t> offset;
+  size_t total = 0;
+  for (MatView* m : views) {
+    if (offset.count(m->data)) continue;
+    offset[m->data] = total;
+    total += static_cast<size_t>(m->rows) * m->row_stride;
+  }
+  if (total == 0) return;
+  if (opt.repack == LoadOptions::Repack::Auto && total > available_ram_bytes() / 2) return;
+  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return;  // not fatal: keep the file layout
+  madvise(p, total, MADV_HUGEPAGE);
+  repacked_ = static_cast<uint8_t*>(p);
+  repacked_bytes_ = total;
+  std::map<const uint8_t*, MatView> done;
+  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  for (MatView* m : views) {
+    auto it = done.find(m->data);
+    if (it == done.end()) {
+      it = done.emplace(m->data, repack(*m, repacked_ + offset[m->data])).first;
+      // The file's copy is no longer read: drop its pages from our resident set (whole pages only).
+      const auto lo = (reinterpret_cast<uintptr_t>(m->data) + page - 1) / page * page;
+      const auto hi = (reinterpret_cast<uintptr_t>(m->data) + static_cast<size_t>(m->rows) * m->row_stride) / page * page;
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
+    }
+    const uint8_t* base = it->second.data;
+    m->data = base;
+    m->layout = it->second.layout;
+  }
+}
+
+std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f, const LoadOptions& opt) {
   std::unique_ptr<Model> m(new Model());
   m->config_ = load_config(*f);
   m->weights_ = bind_weights(*f, m->config_);
   m->config_.n_vocab = static_cast<int>(m->weights_.tok_embd.rows);
   m->rope_ = std::make_unique<Rope>(m->config_, m->weights_.rope_freqs);
   m->file_ = std::move(f);
+  m->repack_weights(opt);
   return m;
 }
 

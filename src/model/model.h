@@ -14,11 +14,18 @@
 
 namespace qs {
 
+struct LoadOptions {
+  // Rearrange weights at load into the SIMD kernels' faster layouts (a copy in anonymous memory).
+  // Auto: only when the copy fits comfortably in available RAM; otherwise weights stay mmapped.
+  enum class Repack { Auto, On, Off } repack = Repack::Auto;
+};
+
 class Model {
  public:
-  static std::unique_ptr<Model> load(const std::string& path);
+  static std::unique_ptr<Model> load(const std::string& path, const LoadOptions& opt = {});
   // Takes ownership of an already parsed file (tests build GGUFs in memory).
-  static std::unique_ptr<Model> from_file(std::unique_ptr<GgufFile> f);
+  static std::unique_ptr<Model> from_file(std::unique_ptr<GgufFile> f, const LoadOptions& opt = {});
+  ~Model();
 
   const ModelConfig& config() const { return config_; }
   const GgufFile& file() const { return *file_; }
@@ -50,18 +57,22 @@ class Model {
 
   uint64_t parameter_count() const;
   uint64_t weight_bytes() const;
+  uint64_t repacked_bytes() const { return repacked_bytes_; }
   // Weight bytes one decoded token reads: every tensor, except that only the used share of the
   // routed experts counts and only one row of the embedding table.
   uint64_t active_bytes_per_token() const;
 
  private:
   Model() = default;
+  void repack_weights(const LoadOptions& opt);
   std::unique_ptr<GgufFile> file_;
   ModelConfig config_;
   ModelWeights weights_;
   std::unique_ptr<Rope> rope_;
   MlaMode mla_mode_ = MlaMode::Auto;
   GgmlType cache_type_ = GgmlType::F16;
+  uint8_t* repacked_ = nullptr;  // anonymous mapping holding repacked weights
+  size_t repacked_bytes_ = 0;
 };
 
 }  // namespace qs

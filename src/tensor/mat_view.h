@@ -9,12 +9,18 @@
 
 namespace qs {
 
+// How a row's bytes are arranged. File: the GGUF block layout. Q8Split: a Q8_0 row repacked at load
+// for VNNI (same size): all nb fp16 scales first, then the nb×32 quants stored as unsigned (q + 128),
+// so a 64-byte load covers two blocks and the product needs no sign juggling.
+enum class RowLayout : uint8_t { File, Q8Split };
+
 struct MatView {
   const uint8_t* data = nullptr;
   GgmlType type = GgmlType::F32;
   int64_t rows = 0;
   int64_t cols = 0;
   size_t row_stride = 0;
+  RowLayout layout = RowLayout::File;
 
   bool empty() const { return data == nullptr; }
   const uint8_t* row(int64_t r) const { return data + static_cast<size_t>(r) * row_stride; }

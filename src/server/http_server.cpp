@@ -1,0 +1,409 @@
+#include "server/http_server.h"
+
+#include <httplib.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <sstream>
+
+#include "server/routes_openai.h"
+#include "server/web_ui.h"
+
+namespace qs::server {
+
+namespace {
+
+// httplib's own pool has a fixed size and an unbounded job list; this one starts threads as
+// connections need them, up to a cap (each open connection holds a thread while it lives).
+class ElasticPool : public httplib::TaskQueue {
+ public:
+  explicit ElasticPool(size_t max_threads) : max_(std::max<size_t>(max_threads, 4)) {}
+  ~ElasticPool() override { shutdown(); }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      jobs_.push_back(std::move(fn));
+      if (idle_ < jobs_.size() && threads_.size() < max_) threads_.emplace_back([this] { work(); });
+    }
+    cv_.notify_one();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (shut_) return;
+      shut_ = true;
+    }
+    cv_.notify_all();
+    for (auto& t : threads_)
+      if (t.joinable()) t.join();
+  }
+
+ private:
+  void work() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lk(mu_);
+        ++idle_;
+        cv_.wait(lk, [&] { return shut_ || !jobs_.empty(); });
+        --idle_;
+        if (jobs_.empty()) return;  // shut down
+        fn = std::move(jobs_.front());
+        jobs_.pop_front();
+      }
+      try {
+        fn();
+      } catch (...) {
+      }
+    }
+  }
+
+  size_t max_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  std::vector<std::thread> threads_;
+  size_t idle_ = 0;
+  bool shut_ = false;
+};
+
+bool is_loopback_host(const std::string& h) {
+  return h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+}
+
+// Host header allowed on a loopback bind: localhost, 127.0.0.1 or [::1], with our port.
+bool host_header_ok(const std::string& value, int port) {
+  std::string host, port_s;
+  if (!value.empty() && value[0] == '[') {
+    const size_t end = value.find(']');
+    if (end == std::string::npos) return false;
+    host = value.substr(1, end - 1);
+    const std::string rest = value.substr(end + 1);
+    if (!rest.empty()) {
+      if (rest[0] != ':') return false;
+      port_s = rest.substr(1);
+    }
+  } else {
+    const size_t colon = value.find(':');
+    host = value.substr(0, colon);
+    if (colon != std::string::npos) port_s = value.substr(colon + 1);
+  }
+  std::string lower;
+  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "localhost" && lower != "127.0.0.1" && lower != "::1") return false;
+  if (port_s.empty()) return port == 80;
+  if (port_s.size() > 5 || port_s.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(port_s) == port;
+}
+
+bool key_matches(const std::string& given, const std::vector<std::string>& keys) {
+  bool ok = false;
+  for (const auto& k : keys) {
+    // Constant time in the key's content (lengths are not secret enough to matter).
+    if (k.size() != given.size()) continue;
+    volatile unsigned char diff = 0;
+    for (size_t i = 0; i < k.size(); ++i) diff = diff | static_cast<unsigned char>(k[i] ^ given[i]);
+    if (diff == 0) ok = true;
+  }
+  return ok;
+}
+
+bool is_public_path(const std::string& p) { return p == "/health" || p == "/v1/health" || p == "/" || p == "/index.html"; }
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+GgmlType cache_type_of(const std::string& s) {
+  const auto t = type_from_name(s);
+  if (!t || (*t != GgmlType::F16 && *t != GgmlType::BF16 && *t != GgmlType::Q8_0 && *t != GgmlType::F32))
+    throw std::invalid_argument("--cache-type must be f16, bf16, q8_0 or f32 (got '" + s + "')");
+  return *t;
+}
+
+}  // namespace
+
+void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
+  if (!model->file().find("tokenizer.ggml.tokens")) throw std::runtime_error("the model carries no tokenizer");
+  model->set_cache_type(cache_type_of(ctx.opt.cache_type));
+  ctx.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
+  const Tokenizer& tok = *ctx.tok;
+  if (tok.bos() >= 0 && tok.bos() < tok.size()) ctx.bos_text = tok.vocab().token(tok.bos());
+  if (tok.eos() >= 0 && tok.eos() < tok.size()) ctx.eos_text = tok.vocab().token(tok.eos());
+  for (int32_t id = 0; id < tok.size(); ++id) {
+    const TokenType t = tok.vocab().type(id);
+    if (t == TokenType::Control || t == TokenType::UserDefined) ctx.special_ids.emplace(tok.vocab().token(id), id);
+  }
+  auto id_of = [&](std::initializer_list<const char*> names) {
+    for (const char* n : names)
+      if (auto it = ctx.special_ids.find(n); it != ctx.special_ids.end()) return it->second;
+    return -1;
+  };
+  ctx.fim_pre = id_of({"<｜fim▁begin｜>", "<|fim_prefix|>", "<fim_prefix>"});
+  ctx.fim_suf = id_of({"<｜fim▁hole｜>", "<|fim_suffix|>", "<fim_suffix>"});
+  ctx.fim_mid = id_of({"<｜fim▁end｜>", "<|fim_middle|>", "<fim_middle>"});
+
+  std::string tmpl_src;
+  if (!ctx.opt.chat_template_file.empty()) tmpl_src = read_file(ctx.opt.chat_template_file);
+  else if (auto s = model->file().get_string("tokenizer.chat_template")) tmpl_src = *s;
+  if (!tmpl_src.empty()) {
+    ctx.tmpl = std::make_unique<ChatTemplate>(tmpl_src);
+    // Does the template write tool definitions itself? (V3's does not: the server then adds them.)
+    const json msgs = json::array({json{{"role", "user"}, {"content", "hi"}}});
+    const json tools = json::array({json{{"type", "function"},
+                                         {"function", json{{"name", "qiusuo_probe_tool"}, {"description", "x"},
+                                                           {"parameters", json::object()}}}}});
+    try {
+      const std::string with = ctx.tmpl->render(msgs, tools, true, ctx.bos_text, ctx.eos_text);
+      ctx.template_renders_tools = with.find("qiusuo_probe_tool") != std::string::npos;
+    } catch (...) {
+      ctx.template_renders_tools = false;
+    }
+  }
+
+  if (ctx.opt.ctx_size <= 0) ctx.opt.ctx_size = std::min(model->config().n_ctx_train > 0 ? model->config().n_ctx_train : 4096, 4096);
+  ctx.limits.n_vocab = model->n_vocab();
+  ctx.limits.n_ctx = ctx.opt.ctx_size;
+  if (!ctx.opt.alias.empty()) ctx.model_id = ctx.opt.alias;
+  else {
+    std::string stem = std::filesystem::path(model->file().path()).filename().string();
+    if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".gguf") stem.resize(stem.size() - 5);
+    ctx.model_id = stem.empty() ? "qiusuo" : stem;
+  }
+  ctx.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  ctx.model = std::move(model);
+  SchedulerOptions so;
+  so.parallel = ctx.opt.parallel;
+  so.n_ctx = ctx.opt.ctx_size;
+  so.max_queue = ctx.opt.max_queue;
+  so.cache_bytes = ctx.opt.cache_mib << 20;
+  so.step_tokens = ctx.opt.step_tokens;
+  ctx.sched = std::make_unique<Scheduler>(*ctx.model, *ctx.tok, so, ctx.metrics);
+}
+
+void load_model_into(ServerContext& ctx) { attach_model(ctx, Model::load(ctx.opt.model_path)); }
+
+HttpServer::HttpServer(ServerOptions opt) {
+  ctx_.opt = std::move(opt);
+  ctx_.loopback = is_loopback_host(ctx_.opt.host);
+  if (ctx_.opt.parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
+  if (ctx_.opt.max_queue < 0) throw std::invalid_argument("--max-queue must be >= 0");
+  if (ctx_.opt.timeout_s < 1) throw std::invalid_argument("--timeout must be at least 1 second");
+  http_ = std::make_unique<httplib::Server>();
+  setup_routes();
+}
+
+HttpServer::~HttpServer() {
+  try {
+    shutdown(std::chrono::milliseconds(0));
+  } catch (...) {
+  }
+}
+
+void HttpServer::setup_routes() {
+  httplib::Server& s = *http_;
+  ServerContext& ctx = ctx_;
+  const size_t threads = ctx.opt.http_threads > 0 ? static_cast<size_t>(ctx.opt.http_threads)
+                                                  : static_cast<size_t>(ctx.opt.parallel + ctx.opt.max_queue + 16);
+  s.new_task_queue = [threads] { return new ElasticPool(threads); };
+  s.set_payload_max_length(ctx.opt.max_body_bytes);
+  s.set_read_timeout(30, 0);
+  s.set_write_timeout(30, 0);
+  s.set_keep_alive_timeout(5);
+  s.set_keep_alive_max_count(100);
+  s.set_tcp_nodelay(true);
+
+  // Host check (DNS rebinding) and API keys, before the body is read.
+  s.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
+    auto reject = [&](const ApiError& e) {
+      send_error(res, e);
+      res.set_header("Connection", "close");
+      ctx.metrics.http_responses.inc(std::to_string(e.status()));
+      return httplib::Server::HandlerResponse::Handled;
+    };
+    if (ctx.loopback) {
+      if (!req.has_header("Host")) return reject(ApiError(400, "missing Host header", "invalid_request_error", "", "missing_host"));
+      if (!host_header_ok(req.get_header_value("Host"), ctx.port))
+        return reject(ApiError(403, "Host header not allowed: this server only answers to localhost / 127.0.0.1 / [::1] on port " +
+                                        std::to_string(ctx.port),
+                               "permission_error", "", "invalid_host"));
+    }
+    if (!ctx.opt.api_keys.empty() && !is_public_path(req.path)) {
+      const std::string auth = req.get_header_value("Authorization");
+      const std::string prefix = "Bearer ";
+      if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0 ||
+          !key_matches(auth.substr(prefix.size()), ctx.opt.api_keys))
+        return reject(ApiError(401, "invalid or missing API key (Authorization: Bearer KEY)", "authentication_error", "",
+                               "invalid_api_key"));
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  // Error responses without a body (404 from routing, 413 from the body limit, ...) get one.
+  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    std::string msg = res.status == 404   ? "no route for " + req.method + " " + req.path
+                      : res.status == 413 ? "the request body is too large"
+                      : res.status == 400 ? "bad request"
+                                          : "error";
+    res.set_content(dump_json(error_json(res.status, msg)), "application/json");
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+    res.status = 500;
+    res.set_content(dump_json(error_json(500, "internal error")), "application/json");
+  });
+  s.set_logger([&ctx](const httplib::Request& req, const httplib::Response& res) {
+    ctx.metrics.http_responses.inc(std::to_string(res.status));
+    if (!ctx.opt.quiet) std::fprintf(stderr, "serve: %s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
+  });
+
+  using Fn = std::function<void(const httplib::Request&, httplib::Response&)>;
+  auto guard = [](Fn fn) {
+    return [fn](const httplib::Request& req, httplib::Response& res) {
+      try {
+        fn(req, res);
+      } catch (const ApiError& e) {
+        send_error(res, e);
+      } catch (const nlohmann::json::exception& e) {
+        send_error(res, bad_request(std::string("invalid request: ") + e.what()));
+      } catch (const std::bad_alloc&) {
+        send_error(res, ApiError(503, "out of memory", "server_error"));
+      } catch (const std::exception& e) {
+        send_error(res, ApiError(500, e.what(), "server_error"));
+      } catch (...) {
+        send_error(res, ApiError(500, "internal error", "server_error"));
+      }
+    };
+  };
+
+  for (const char* p : {"/v1/chat/completions", "/chat/completions", "/beta/chat/completions"})
+    s.Post(p, guard([&ctx](const auto& req, auto& res) { handle_chat_completions(ctx, req, res); }));
+  for (const char* p : {"/v1/completions", "/completions", "/beta/completions"})
+    s.Post(p, guard([&ctx](const auto& req, auto& res) { handle_completions(ctx, req, res); }));
+
+  auto health = guard([&ctx](const httplib::Request&, httplib::Response& res) {
+    json j;
+    switch (ctx.state.load()) {
+      case ServerState::Ready: res.status = 200, j = json{{"status", "ok"}}; break;
+      case ServerState::Loading: res.status = 503, j = json{{"status", "loading"}}; break;
+      case ServerState::Draining: res.status = 503, j = json{{"status", "draining"}}; break;
+      case ServerState::Failed: res.status = 503, j = json{{"status", "error"}, {"error", ctx.load_error}}; break;
+    }
+    if (res.status == 503) res.set_header("Retry-After", "1");
+    res.set_content(dump_json(j), "application/json");
+  });
+  s.Get("/health", health);
+  s.Get("/v1/health", health);
+
+  auto models = guard([&ctx](const httplib::Request&, httplib::Response& res) {
+    if (ctx.state.load() == ServerState::Loading) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    json data = json::array();
+    if (ctx.model) {
+      json m = json::object();
+      m["id"] = ctx.model_id;
+      m["object"] = "model";
+      m["created"] = ctx.created;
+      m["owned_by"] = "qiusuo";
+      m["meta"] = json{{"n_ctx", ctx.opt.ctx_size}, {"n_vocab", ctx.model->n_vocab()}, {"parallel", ctx.opt.parallel}};
+      data.push_back(std::move(m));
+    }
+    res.set_content(dump_json(json{{"object", "list"}, {"data", data}}), "application/json");
+  });
+  s.Get("/v1/models", models);
+  s.Get("/models", models);
+
+  s.Get("/metrics", guard([&ctx](const httplib::Request&, httplib::Response& res) {
+    res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4");
+  }));
+
+  auto tokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (!ctx.tok) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    const TokenizeRequest r = parse_tokenize_request(parse_json_body(req));
+    const auto ids = ctx.tok->encode(r.content, r.add_special && ctx.tok->add_bos(), r.parse_special);
+    json tokens = json::array();
+    for (int32_t id : ids) {
+      if (r.with_pieces) tokens.push_back(json{{"id", id}, {"piece", ctx.tok->token_bytes(id)}});
+      else tokens.push_back(id);
+    }
+    res.set_content(dump_json(json{{"tokens", tokens}}), "application/json");
+  });
+  s.Post("/tokenize", tokenize);
+  s.Post("/v1/tokenize", tokenize);
+  auto detokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
+    if (!ctx.tok) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    const auto ids = parse_detokenize_request(parse_json_body(req), ctx.tok->size());
+    res.set_content(dump_json(json{{"content", ctx.tok->decode(ids)}}), "application/json");
+  });
+  s.Post("/detokenize", detokenize);
+  s.Post("/v1/detokenize", detokenize);
+
+  auto page = [](const httplib::Request&, httplib::Response& res) {
+    res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(web_ui_html(), "text/html; charset=utf-8");
+  };
+  s.Get("/", page);
+  s.Get("/index.html", page);
+}
+
+int HttpServer::start() {
+  int port = ctx_.opt.port;
+  if (port < 0 || port > 65535) throw std::invalid_argument("--port must be in 0..65535");
+  if (port == 0) {
+    port = http_->bind_to_any_port(ctx_.opt.host);
+    if (port <= 0) throw std::runtime_error("cannot bind " + ctx_.opt.host + " (ephemeral port)");
+  } else if (!http_->bind_to_port(ctx_.opt.host, port)) {
+    throw std::runtime_error("cannot bind " + ctx_.opt.host + ":" + std::to_string(port));
+  }
+  ctx_.port = port;
+  listener_ = std::thread([this] { http_->listen_after_bind(); });
+  return port;
+}
+
+void HttpServer::load_model() {
+  try {
+    load_model_into(ctx_);
+    ctx_.state = ServerState::Ready;
+  } catch (const std::exception& e) {
+    ctx_.load_error = e.what();
+    ctx_.state = ServerState::Failed;
+    throw;
+  }
+}
+
+void HttpServer::attach_model(std::unique_ptr<Model> m) {
+  server::attach_model(ctx_, std::move(m));
+  ctx_.state = ServerState::Ready;
+}
+
+void HttpServer::shutdown(std::chrono::milliseconds drain_timeout) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (ctx_.state == ServerState::Ready) ctx_.state = ServerState::Draining;
+  if (ctx_.sched) {
+    ctx_.sched->begin_drain();
+    if (drain_timeout.count() > 0) ctx_.sched->wait_idle(drain_timeout);
+    ctx_.sched->stop();  // what is left gets an error event
+  }
+  // Give the streams a moment to write their last events before the listener goes away.
+  for (int i = 0; i < 20 && drain_timeout.count() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (http_) http_->stop();
+  if (listener_.joinable()) listener_.join();
+}
+
+void HttpServer::wait() {
+  if (listener_.joinable()) listener_.join();
+}
+
+}  // namespace qs::server
