@@ -110,11 +110,12 @@ namespace qs {
 namespace {
 
 // The repacked Q8_0 layout computes the same integers as the file layout, and decodes to the same
-// values.
+// values, for one token and for several (the batched kernel's 4-, 2- and 1-token paths).
 TEST(Kernels, RepackedQ8MatchesFileLayout) {
-  for (int64_t cols : {int64_t{2048}, int64_t{1408}, int64_t{96}}) {  // whole groups of 16 blocks, and tails
+  for (int64_t cols : {int64_t{2048}, int64_t{1408}, int64_t{96}}) {
     RowsCase s;
     s.n = cols;
+    s.rows = 32;
     std::mt19937 rng(7);
     std::normal_distribution<float> nd;
     s.stride = row_bytes(GgmlType::Q8_0, cols);
@@ -124,26 +125,34 @@ TEST(Kernels, RepackedQ8MatchesFileLayout) {
       for (auto& v : tmp) v = nd(rng);
       quantize_row(GgmlType::Q8_0, tmp.data(), s.w.data() + r * s.stride, cols);
     }
-    s.x.resize(cols);
-    for (auto& v : s.x) v = nd(rng);
     const MatView file{s.w.data(), GgmlType::Q8_0, s.rows, cols, s.stride};
     std::vector<uint8_t> packed(s.w.size());
-    const MatView split = repack(file, packed.data());
-    ASSERT_EQ(split.layout, RowLayout::Q8Split);
+    const MatView grouped = repack(file, packed.data());
+    ASSERT_EQ(grouped.layout, RowLayout::Q8x16);
     std::vector<float> a(cols), b(cols);
     for (int64_t r = 0; r < s.rows; ++r) {
       row_to_float(file, r, a.data());
-      row_to_float(split, r, b.data());
+      row_to_float(grouped, r, b.data());
       ASSERT_EQ(a, b) << "row " << r;
     }
-    const auto ref = run(GgmlType::Q8_0, SimdLevel::Scalar, s);
+    const int n_tok = 7;
+    std::vector<std::vector<float>> ref(n_tok);
+    const size_t ab = act_bytes(ActFormat::Q8_32Split, cols);
+    std::vector<uint8_t> act(ab * n_tok);
+    for (int t = 0; t < n_tok; ++t) {
+      s.x.assign(cols, 0.f);
+      for (auto& v : s.x) v = nd(rng);
+      ref[t] = run(GgmlType::Q8_0, SimdLevel::Scalar, s);
+      quantize_act(ActFormat::Q8_32Split, s.x.data(), act.data() + t * ab, cols);
+    }
     for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
       if (level > detected_simd_level()) continue;
-      std::vector<uint8_t> act(act_bytes(act_format(split), cols));
-      quantize_act(act_format(split), s.x.data(), act.data(), cols);
-      std::vector<float> out(s.rows);
-      row_dot_kernel(split, level)(split.data, split.row_stride, split.rows, act.data(), cols, out.data());
-      for (int64_t r = 0; r < s.rows; ++r) EXPECT_NEAR(out[r], ref[r], 1e-4 * (1 + std::fabs(ref[r]))) << cols << " " << simd_level_name(level);
+      std::vector<float> out(static_cast<size_t>(n_tok) * s.rows);
+      q8x16_gemm_kernel(level)(grouped.data, grouped.row_stride, grouped.rows, act.data(), ab, n_tok, cols, out.data(), s.rows);
+      for (int t = 0; t < n_tok; ++t)
+        for (int64_t r = 0; r < s.rows; ++r)
+          EXPECT_NEAR(out[t * s.rows + r], ref[t][r], 1e-4 * (1 + std::fabs(ref[t][r])))
+              << cols << " " << simd_level_name(level) << " token " << t << " row " << r;
     }
   }
 }

@@ -70,7 +70,22 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
   fn(rows.data, rows.row_stride, rows.rows, w, rows.cols, out);
 }
 
+// Q8x16 weights: the grouped kernel over a range of 16-row groups, every token at once.
+void gemm_q8x16_groups(const MatView& W, const uint8_t* act, size_t ab, int64_t n_tok, float* Y, int64_t g0, int64_t g1) {
+  q8x16_gemm_kernel()(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n_tok, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
+}
+
+void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
+  std::vector<uint8_t> buf;
+  const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_32Split, X, n, W.cols, n == 1 ? tl_act : buf));
+  const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
+  const int64_t groups = W.rows / 16;
+  if (n == 1 && W.rows * W.cols < 32768) return gemm_q8x16_groups(W, act, ab, n, Y, 0, groups);
+  global_pool().parallel_for(groups, [&](int64_t g0, int64_t g1, int) { gemm_q8x16_groups(W, act, ab, n, Y, g0, g1); });
+}
+
 void matvec(const MatView& W, const float* x, float* y) {
+  if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, x, 1, y);
   if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
   const RowDotFn fn = row_dot_kernel(W);
   if (!fn) {
@@ -85,6 +100,9 @@ void matvec(const MatView& W, const float* x, float* y) {
 
 void matvec_t_st(const MatView& W, const float* x, float* y) {
   for (int64_t c = 0; c < W.cols; ++c) y[c] = 0.f;
+  if (W.layout == RowLayout::File) {
+    if (const RowsAxpyFn fn = rows_axpy_kernel(W.type)) return fn(W.data, W.row_stride, W.rows, x, W.cols, y);
+  }
   std::vector<float> buf(W.type == GgmlType::F32 ? 0 : static_cast<size_t>(W.cols));
   for (int64_t r = 0; r < W.rows; ++r) {
     const float* row = reinterpret_cast<const float*>(W.row(r));
@@ -98,6 +116,7 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (n == 1) return matvec(W, X, Y);
+  if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, X, n, Y);
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
   const RowDotFn fn = row_dot_kernel(W);
   if (fn) {

@@ -24,7 +24,7 @@ ActFormat act_format(GgmlType w) {
 }
 
 ActFormat act_format(const MatView& w) {
-  return w.layout == RowLayout::Q8Split ? ActFormat::Q8_32Split : act_format(w.type);
+  return w.layout == RowLayout::Q8x16 ? ActFormat::Q8_32Split : act_format(w.type);
 }
 
 size_t act_bytes(ActFormat f, int64_t n) {
@@ -92,11 +92,13 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
 }
 
 RowDotFn row_dot_kernel(const MatView& w, SimdLevel level) {
-  if (w.layout == RowLayout::Q8Split) {
-    RowDotFn fn = level >= SimdLevel::Avx512 ? row_dot_q8split_avx512() : nullptr;
-    return fn ? fn : row_dot_q8split_scalar();
-  }
+  if (w.layout == RowLayout::Q8x16) return nullptr;  // served by q8x16_gemm_kernel
   return row_dot_kernel(w.type, level);
+}
+
+GemmFn q8x16_gemm_kernel(SimdLevel level) {
+  GemmFn fn = level >= SimdLevel::Avx512 ? q8x16_gemm_avx512() : nullptr;
+  return fn ? fn : q8x16_gemm_scalar();
 }
 
 RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {

@@ -18,7 +18,7 @@ enum class ActFormat {
   F32,    // float activations
   Q8_32,  // BlockQ8A: 32 int8 with a float scale and their sum
   Q8_K,   // block_q8_K: 256 int8, float scale, sums of 16
-  Q8_32Split,  // for Q8Split rows: int8 qs[n], then float d[n/32], then int32 sum[n/32]
+  Q8_32Split,  // for Q8x16 rows: int8 qs[n], then float d[n/32], then int32 sum[n/32]
 };
 
 struct BlockQ8A {
@@ -43,8 +43,15 @@ inline RowDotFn row_dot_kernel(GgmlType w) { return row_dot_kernel(w, active_sim
 // The kernel for a view's type and row layout.
 RowDotFn row_dot_kernel(const MatView& w, SimdLevel level);
 inline RowDotFn row_dot_kernel(const MatView& w) { return row_dot_kernel(w, active_simd_level()); }
-RowDotFn row_dot_q8split_scalar();
-RowDotFn row_dot_q8split_avx512();
+
+// Several activation vectors at once against Q8x16 rows (nr a multiple of 16):
+// out[t·out_stride + r] = row r · act_t, act_t at act + t·act_stride.
+using GemmFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                        int64_t n_tok, int64_t n, float* out, size_t out_stride);
+GemmFn q8x16_gemm_kernel(SimdLevel level);
+inline GemmFn q8x16_gemm_kernel() { return q8x16_gemm_kernel(active_simd_level()); }
+GemmFn q8x16_gemm_scalar();
+GemmFn q8x16_gemm_avx512();
 
 // out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).
 // Float formats and Q8_0; rows are `stride` bytes apart and n elements long.

@@ -268,55 +268,63 @@ QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, co
     }
 }
 
-// Q8Split rows (see mat_view.h): 16 block scales convert in one instruction, two blocks of quants
-// per 64-byte load, one VNNI product each; Σ w·x = Σ (w+128)·x − 128·Σx.
-QS_TARGET void dot_q8split(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
-  const int64_t nb = n / 32;
-  const auto* xq = static_cast<const int8_t*>(act);
-  const auto* xd = reinterpret_cast<const float*>(xq + n);
-  const auto* xs = reinterpret_cast<const int32_t*>(xd + nb);
-  alignas(64) static const int32_t kPairIdx[8][16] = {
-      {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1},         {2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3},
-      {4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5},         {6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7},
-      {8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9},         {10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11},
-      {12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13}, {14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15}};
-  __m512i idx[8];
-  for (int j = 0; j < 8; ++j) idx[j] = _mm512_load_si512(kPairIdx[j]);
-  const __m512i zero = _mm512_setzero_si512();
-  for (int64_t r = 0; r < nr; ++r) {
-    const uint8_t* row = w + r * stride;
-    const auto* ds = reinterpret_cast<const uint16_t*>(row);
-    const uint8_t* q = row + 2 * nb;
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps(), corr = _mm512_setzero_ps();
-    for (int64_t k0 = 0; k0 < nb; k0 += 16) {
-      const int64_t m = std::min<int64_t>(16, nb - k0);
-      const __mmask16 mk = m == 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << m) - 1);
-      const __m512 sv = _mm512_mul_ps(_mm512_cvtph_ps(_mm256_maskz_loadu_epi16(mk, ds + k0)), _mm512_maskz_loadu_ps(mk, xd + k0));
-      corr = _mm512_fmadd_ps(sv, _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, xs + k0)), corr);
-      const uint8_t* qk = q + 32 * k0;
-      const int8_t* xk = xq + 32 * k0;
-      if (m == 16) {
-        for (int j = 0; j < 8; j += 2) {
-          const __m512i p0 = _mm512_dpbusd_epi32(zero, _mm512_loadu_si512(qk + 64 * j), _mm512_loadu_si512(xk + 64 * j));
-          const __m512i p1 = _mm512_dpbusd_epi32(zero, _mm512_loadu_si512(qk + 64 * j + 64), _mm512_loadu_si512(xk + 64 * j + 64));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p0), _mm512_permutexvar_ps(idx[j], sv), acc0);
-          acc1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p1), _mm512_permutexvar_ps(idx[j + 1], sv), acc1);
-        }
-      } else {
-        for (int j = 0; 2 * j < m; ++j) {
-          const __mmask64 lm = 2 * j + 1 < m ? ~0ull : 0xFFFFFFFFull;
-          const __m512i p = _mm512_dpbusd_epi32(zero, _mm512_maskz_loadu_epi8(lm, qk + 64 * j), _mm512_maskz_loadu_epi8(lm, xk + 64 * j));
-          acc0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), _mm512_permutexvar_ps(idx[j], sv), acc0);
-        }
+// Q8x16 groups (see mat_view.h): each 64-byte load holds 4 quants of 16 rows; one VNNI product
+// with the token's 4 matching activations (broadcast) advances all 16 row sums. Up to 4 tokens
+// share every weight load; two integer accumulators per token shorten the dependency chains.
+template <int T>
+QS_TARGET inline void q8x16_group(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, int64_t n,
+                                  float* out, size_t out_stride) {
+  const auto* scales = reinterpret_cast<const uint16_t*>(grp);
+  const uint8_t* quants = grp + 32 * nb;
+  const int8_t* xq[T];
+  const float* xd[T];
+  const int32_t* xs[T];
+  for (int t = 0; t < T; ++t) {
+    xq[t] = reinterpret_cast<const int8_t*>(act + t * act_stride);
+    xd[t] = reinterpret_cast<const float*>(xq[t] + n);
+    xs[t] = reinterpret_cast<const int32_t*>(xd[t] + nb);
+  }
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < nb; ++k) {
+    const uint8_t* qk = quants + 512 * k;
+    __m512i i0[T], i1[T];
+    for (int t = 0; t < T; ++t) {
+      i0[t] = _mm512_set1_epi32(-128 * xs[t][k]);  // the +128 offset of the stored quants
+      i1[t] = _mm512_setzero_si512();
+    }
+    for (int g = 0; g < 8; g += 2) {
+      const __m512i w0 = _mm512_loadu_si512(qk + 64 * g), w1 = _mm512_loadu_si512(qk + 64 * g + 64);
+      for (int t = 0; t < T; ++t) {
+        int32_t x0, x1;
+        std::memcpy(&x0, xq[t] + 32 * k + 4 * g, 4);
+        std::memcpy(&x1, xq[t] + 32 * k + 4 * g + 4, 4);
+        i0[t] = _mm512_dpbusd_epi32(i0[t], w0, _mm512_set1_epi32(x0));
+        i1[t] = _mm512_dpbusd_epi32(i1[t], w1, _mm512_set1_epi32(x1));
       }
     }
-    out[r] = hsum(_mm512_add_ps(acc0, acc1)) - 128.f * hsum(corr);
+    const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * k)));
+    for (int t = 0; t < T; ++t)
+      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[t], i1[t])), _mm512_mul_ps(sw, _mm512_set1_ps(xd[t][k])), acc[t]);
+  }
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+QS_TARGET void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride, int64_t n_tok,
+                          int64_t n, float* out, size_t out_stride) {
+  const int64_t nb = n / 32;
+  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
+    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) q8x16_group<4>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
+    for (; t + 2 <= n_tok; t += 2) q8x16_group<2>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
+    for (; t < n_tok; ++t) q8x16_group<1>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
   }
 }
 
 }  // namespace
 
-RowDotFn row_dot_q8split_avx512() { return dot_q8split; }
+GemmFn q8x16_gemm_avx512() { return gemm_q8x16; }
 
 RowsAxpyFn rows_axpy_avx512(GgmlType t) {
   switch (t) {

@@ -11,43 +11,52 @@
 
 namespace qs {
 
-bool repack_worthwhile(GgmlType t) {
-  // The split Q8_0 kernel needs VNNI's unsigned×signed product; elsewhere the file layout is as good.
-  return t == GgmlType::Q8_0 && active_simd_level() >= SimdLevel::Avx512;
+bool repack_worthwhile(const MatView& m) {
+  // The Q8x16 kernel needs VNNI's unsigned×signed product and whole groups of 16 rows.
+  return m.type == GgmlType::Q8_0 && m.layout == RowLayout::File && m.rows % 16 == 0 &&
+         active_simd_level() >= SimdLevel::Avx512;
 }
 
 MatView repack(const MatView& src, uint8_t* dst) {
-  if (src.type != GgmlType::Q8_0 || src.layout != RowLayout::File) throw std::invalid_argument("repack: only Q8_0 rows");
+  if (src.type != GgmlType::Q8_0 || src.layout != RowLayout::File || src.rows % 16 != 0)
+    throw std::invalid_argument("repack: only Q8_0 matrices with a multiple of 16 rows");
   const int64_t nb = src.cols / 32;
   const size_t rb = row_bytes(src.type, src.cols);
-  global_pool().parallel_for(src.rows, [&](int64_t r0, int64_t r1, int) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const auto* b = reinterpret_cast<const block_q8_0*>(src.row(r));
-      uint8_t* out = dst + static_cast<size_t>(r) * rb;
-      uint8_t* q = out + 2 * nb;
-      for (int64_t k = 0; k < nb; ++k) {
-        std::memcpy(out + 2 * k, &b[k].d, 2);
-        for (int i = 0; i < 32; ++i) q[32 * k + i] = static_cast<uint8_t>(b[k].qs[i] + 128);
+  global_pool().parallel_for(src.rows / 16, [&](int64_t g0, int64_t g1, int) {
+    for (int64_t g = g0; g < g1; ++g) {
+      uint8_t* grp = dst + static_cast<size_t>(g) * 16 * rb;
+      uint8_t* quants = grp + 32 * nb;
+      for (int r = 0; r < 16; ++r) {
+        const auto* b = reinterpret_cast<const block_q8_0*>(src.row(16 * g + r));
+        for (int64_t k = 0; k < nb; ++k) {
+          std::memcpy(grp + 2 * (16 * k + r), &b[k].d, 2);
+          for (int step = 0; step < 8; ++step)
+            for (int i = 0; i < 4; ++i)
+              quants[512 * k + 64 * step + 4 * r + i] = static_cast<uint8_t>(b[k].qs[4 * step + i] + 128);
+        }
       }
     }
   });
   MatView m = src;
   m.data = dst;
   m.row_stride = rb;
-  m.layout = RowLayout::Q8Split;
+  m.layout = RowLayout::Q8x16;
   return m;
 }
 
 void row_to_float(const MatView& m, int64_t r, float* out) {
   if (m.layout == RowLayout::File) return dequantize_row(m.type, m.row(r), out, m.cols);
   const int64_t nb = m.cols / 32;
-  const uint8_t* row = m.row(r);
-  const uint8_t* q = row + 2 * nb;
+  const uint8_t* grp = m.row(r / 16 * 16);
+  const int lane = static_cast<int>(r % 16);
+  const uint8_t* quants = grp + 32 * nb;
   for (int64_t k = 0; k < nb; ++k) {
     uint16_t dh;
-    std::memcpy(&dh, row + 2 * k, 2);
+    std::memcpy(&dh, grp + 2 * (16 * k + lane), 2);
     const float d = fp16_to_f32(dh);
-    for (int i = 0; i < 32; ++i) out[32 * k + i] = d * static_cast<float>(static_cast<int>(q[32 * k + i]) - 128);
+    for (int step = 0; step < 8; ++step)
+      for (int i = 0; i < 4; ++i)
+        out[32 * k + 4 * step + i] = d * static_cast<float>(static_cast<int>(quants[512 * k + 64 * step + 4 * lane + i]) - 128);
   }
 }
 

@@ -6,8 +6,8 @@
 
 namespace qs {
 
-// Whether a matrix of this type can be repacked into a faster layout on this CPU.
-bool repack_worthwhile(GgmlType t);
+// Whether a matrix can be repacked into a faster layout on this CPU.
+bool repack_worthwhile(const MatView& m);
 // Repacks src (File layout) into dst (same byte size); returns the view of the result.
 MatView repack(const MatView& src, uint8_t* dst);
 // One row of any layout as floats (for paths that need plain values).

@@ -12,6 +12,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/repack.h"
+#include "kernels/thread_pool.h"
 #include "model/moe.h"
 #include "tensor/quants.h"
 
@@ -45,7 +46,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
   std::vector<MatView*> views;
   auto add = [&](MatView& m) {
-    if (!m.empty() && m.layout == RowLayout::File && repack_worthwhile(m.type)) views.push_back(&m);
+    if (!m.empty() && repack_worthwhile(m)) views.push_back(&m);
   };
   for (LayerWeights& L : weights_.layers) {
     for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
@@ -53,6 +54,12 @@ void Model::repack_weights(const LoadOptions& opt) {
       add(*m);
   }
   if (!weights_.output_tied) add(weights_.output);
+  // MLA's per-head up-projections multiply float activations (rounding the latent to 8 bits costs
+  // accuracy there); keep them in F16 so the SIMD float kernels serve them.
+  std::vector<MatView*> to_f16;
+  for (LayerWeights& L : weights_.layers)
+    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b})
+      if (!m->empty() && m->type != GgmlType::F16 && m->type != GgmlType::F32 && m->type != GgmlType::BF16) to_f16.push_back(m);
   // One copy per distinct tensor (a fused gate+up tensor backs two views).
   std::map<const uint8_t*, size_t> offset;
   size_t total = 0;
@@ -61,8 +68,11 @@ void Model::repack_weights(const LoadOptions& opt) {
     offset[m->data] = total;
     total += static_cast<size_t>(m->rows) * m->row_stride;
   }
-  if (total == 0) return;
-  if (opt.repack == LoadOptions::Repack::Auto && total > available_ram_bytes() / 2) return;
+  size_t f16_total = 0;
+  for (MatView* m : to_f16) f16_total += static_cast<size_t>(m->rows) * m->cols * 2;
+  if (total + f16_total == 0) return;
+  if (opt.repack == LoadOptions::Repack::Auto && total + f16_total > available_ram_bytes() / 2) return;
+  total += f16_total;
   void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;  // not fatal: keep the file layout
   madvise(p, total, MADV_HUGEPAGE);
@@ -82,6 +92,20 @@ void Model::repack_weights(const LoadOptions& opt) {
     const uint8_t* base = it->second.data;
     m->data = base;
     m->layout = it->second.layout;
+  }
+  size_t at = total - f16_total;
+  for (MatView* m : to_f16) {
+    uint8_t* dst = repacked_ + at;
+    const MatView src = *m;
+    global_pool().parallel_for(src.rows, [&](int64_t r0, int64_t r1, int) {
+      std::vector<float> row(static_cast<size_t>(src.cols));
+      for (int64_t r = r0; r < r1; ++r) {
+        dequantize_row(src.type, src.row(r), row.data(), src.cols);
+        quantize_row(GgmlType::F16, row.data(), dst + static_cast<size_t>(r) * src.cols * 2, src.cols);
+      }
+    });
+    *m = MatView{dst, GgmlType::F16, src.rows, src.cols, static_cast<size_t>(src.cols) * 2};
+    at += static_cast<size_t>(src.rows) * src.cols * 2;
   }
 }
 

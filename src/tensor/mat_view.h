@@ -9,10 +9,13 @@
 
 namespace qs {
 
-// How a row's bytes are arranged. File: the GGUF block layout. Q8Split: a Q8_0 row repacked at load
-// for VNNI (same size): all nb fp16 scales first, then the nb×32 quants stored as unsigned (q + 128),
-// so a 64-byte load covers two blocks and the product needs no sign juggling.
-enum class RowLayout : uint8_t { File, Q8Split };
+// How rows' bytes are arranged. File: the GGUF block layout, row after row. Q8x16: Q8_0 repacked
+// at load for VNNI (same size), in groups of 16 rows: the group's fp16 scales block by block
+// (16 per block), then its quants block by block, each block as 8 steps of 4 consecutive values
+// for all 16 rows, stored unsigned (q + 128). One 64-byte load then feeds one VNNI product that
+// advances 16 rows at once, and the 16 results land in the 16 lanes (no horizontal sums).
+// Views of this layout start and end on 16-row group boundaries.
+enum class RowLayout : uint8_t { File, Q8x16 };
 
 struct MatView {
   const uint8_t* data = nullptr;
