@@ -49,6 +49,9 @@ const std::vector<Case>& cases() {
       {"思考：二加二\n</think>\n\n答案是四。", true, "思考：二加二", "答案是四。"},
       {"\n</think>\n\n", true, "", ""},
       {"", true, "", ""},
+      {"<think>\nabc\n</think>\n\nx", true, "abc", "x"},  // a model repeating the prompt's <think>
+      {"<thin", true, "<thin", ""},
+      {" <b>bold</b> thought", true, "<b>bold</b> thought", ""},
       {"", false, "", ""},
   };
   return c;

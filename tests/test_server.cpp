@@ -65,7 +65,9 @@ TEST(ServerChat, NonStreamShapeAndUsage) {
     const auto& u = r.j["usage"];
     EXPECT_GT(u["prompt_tokens"].get<int>(), 3);
     EXPECT_LE(u["completion_tokens"].get<int>(), 8);
-    if (c["finish_reason"] == "length") EXPECT_EQ(u["completion_tokens"], 8);
+    if (c["finish_reason"] == "length") {
+      EXPECT_EQ(u["completion_tokens"], 8);
+    }
     EXPECT_EQ(u["total_tokens"].get<int>(), u["prompt_tokens"].get<int>() + u["completion_tokens"].get<int>());
     EXPECT_EQ(u["prompt_cache_hit_tokens"].get<int>() + u["prompt_cache_miss_tokens"].get<int>(), u["prompt_tokens"].get<int>());
     EXPECT_EQ(u["prompt_tokens_details"]["cached_tokens"], u["prompt_cache_hit_tokens"]);
@@ -329,7 +331,9 @@ TEST(ServerValidation, MalformedRequestsGet4xxAndServerKeepsServing) {
     ASSERT_TRUE(r.j.is_object()) << r.body;
     EXPECT_EQ(r.j["error"]["type"], "invalid_request_error") << body;
     EXPECT_TRUE(r.j["error"]["message"].is_string());
-    if (!param.empty()) EXPECT_EQ(r.j["error"]["param"], param) << body;
+    if (!param.empty()) {
+      EXPECT_EQ(r.j["error"]["param"], param) << body;
+    }
   }
   // A prompt longer than the context.
   std::string huge;
@@ -392,7 +396,9 @@ TEST(ServerCompletions, TextLogprobsEchoAndFim) {
   ASSERT_TRUE(ch["logprobs"].is_object());
   EXPECT_EQ(ch["logprobs"]["tokens"].size(), ch["logprobs"]["token_logprobs"].size());
   EXPECT_EQ(ch["logprobs"]["tokens"].size(), static_cast<size_t>(r.j["usage"]["completion_tokens"].get<int>()));
-  if (!ch["logprobs"]["top_logprobs"].empty()) EXPECT_LE(ch["logprobs"]["top_logprobs"][0].size(), 3u);
+  if (!ch["logprobs"]["top_logprobs"].empty()) {
+    EXPECT_LE(ch["logprobs"]["top_logprobs"][0].size(), 3u);
+  }
   // FIM: the DeepSeek-V3 vocabulary has the fim tokens.
   auto f = http_post(s.port(), "/v1/completions", R"({"prompt": "def add(a, b):\n    ", "suffix": "\n    return c", "max_tokens": 4})");
   EXPECT_EQ(f.status, 200) << f.body;

@@ -33,7 +33,7 @@ size_t partial_tag_suffix(std::string_view s, std::string_view tag) {
 }  // namespace
 
 ReasoningSplitter::ReasoningSplitter(ReasoningOptions opt)
-    : state_(opt.starts_in_reasoning ? State::Reasoning : State::Start) {}
+    : starts_in_reasoning_(opt.starts_in_reasoning) {}
 
 ReasoningText ReasoningSplitter::push(std::string_view piece) {
   ReasoningText out;
@@ -48,9 +48,14 @@ ReasoningText ReasoningSplitter::finish() {
   if (finished_) return out;
   finished_ = true;
   switch (state_) {
-    case State::Start:  // only whitespace or a partial "<think>" arrived: that is the answer
-      out.content = std::move(pending_);
-      state_ = State::Plain;
+    case State::Start:  // only whitespace or a partial "<think>" arrived
+      if (starts_in_reasoning_) {
+        state_ = State::Reasoning;
+        emit_reasoning(trim_right(pending_), out);
+      } else {
+        out.content = std::move(pending_);
+        state_ = State::Plain;
+      }
       break;
     case State::Reasoning:  // no closing tag: everything stays reasoning
       emit_reasoning(trim_right(pending_), out);
@@ -81,7 +86,7 @@ void ReasoningSplitter::step(ReasoningText& out) {
           continue;
         }
         if (rest.size() < kOpen.size() && kOpen.substr(0, rest.size()) == rest) return;  // undecided yet
-        state_ = State::Plain;
+        state_ = starts_in_reasoning_ ? State::Reasoning : State::Plain;
         continue;
       }
       case State::Plain:

@@ -4,7 +4,8 @@
 // Rules (the way DeepSeek's API and llama.cpp's `--reasoning-format deepseek` present R1 output):
 // * Reasoning starts either because the prompt already ended in "<think>\n" (starts_in_reasoning,
 //   as the R1 template's generation prompt does) or because the output itself opens with
-//   "<think>" (leading whitespace before it is dropped). A "<think>" anywhere else is plain text.
+//   "<think>" (leading whitespace before it is dropped; with starts_in_reasoning such a repeated
+//   "<think>" is dropped too). A "<think>" anywhere else is plain text.
 // * Reasoning ends at the first "</think>". If that never comes, everything stays reasoning when
 //   the stream ends and content is empty (DeepSeek's API does the same with a truncated CoT).
 // * Whitespace: reasoning is trimmed at both ends; content after "</think>" loses its leading
@@ -38,15 +39,16 @@ class ReasoningSplitter {
   // End of the stream: flushes what was held back.
   ReasoningText finish();
 
-  bool in_reasoning() const { return state_ == State::Reasoning; }
-  bool saw_reasoning() const { return state_ == State::Reasoning || state_ == State::Answer; }
+  bool in_reasoning() const { return state_ == State::Reasoning || (state_ == State::Start && starts_in_reasoning_); }
+  bool saw_reasoning() const { return in_reasoning() || state_ == State::Answer; }
 
  private:
   enum class State { Start, Reasoning, Answer, Plain };
   void step(ReasoningText& out);
   void emit_reasoning(std::string_view text, ReasoningText& out);
 
-  State state_;
+  bool starts_in_reasoning_;
+  State state_ = State::Start;
   std::string pending_;          // received, not yet emitted
   bool reasoning_started_ = false;
   bool content_started_ = false;

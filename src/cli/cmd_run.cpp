@@ -158,7 +158,12 @@ class Runner {
       } else {
         text = line;
       }
-      if (!blank(text) && !answer(text, interactive)) std::fprintf(stderr, "qiusuo: %s\n", too_long().c_str());
+      if (blank(text)) continue;
+      try {  // one bad turn (a template that raises, say) should not end the chat
+        if (!answer(text, interactive)) std::fprintf(stderr, "qiusuo: %s\n", too_long().c_str());
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "qiusuo: error: %s\n", e.what());
+      }
     }
   }
 

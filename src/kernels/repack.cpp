@@ -17,25 +17,26 @@ bool repack_worthwhile(const MatView& m) {
          active_simd_level() >= SimdLevel::Avx512;
 }
 
+void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, uint8_t* grp) {
+  const int64_t nb = cols / 32;
+  uint8_t* quants = grp + 32 * nb;
+  for (int r = 0; r < 16; ++r) {
+    const auto* b = reinterpret_cast<const block_q8_0*>(q8_rows + r * row_stride);
+    for (int64_t k = 0; k < nb; ++k) {
+      std::memcpy(grp + 2 * (16 * k + r), &b[k].d, 2);
+      uint8_t* qk = quants + 512 * k + 4 * r;
+      for (int step = 0; step < 8; ++step)
+        for (int i = 0; i < 4; ++i) qk[64 * step + i] = static_cast<uint8_t>(b[k].qs[4 * step + i] + 128);
+    }
+  }
+}
+
 MatView repack(const MatView& src, uint8_t* dst) {
   if (src.type != GgmlType::Q8_0 || src.layout != RowLayout::File || src.rows % 16 != 0)
     throw std::invalid_argument("repack: only Q8_0 matrices with a multiple of 16 rows");
-  const int64_t nb = src.cols / 32;
   const size_t rb = row_bytes(src.type, src.cols);
   global_pool().parallel_for(src.rows / 16, [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) {
-      uint8_t* grp = dst + static_cast<size_t>(g) * 16 * rb;
-      uint8_t* quants = grp + 32 * nb;
-      for (int r = 0; r < 16; ++r) {
-        const auto* b = reinterpret_cast<const block_q8_0*>(src.row(16 * g + r));
-        for (int64_t k = 0; k < nb; ++k) {
-          std::memcpy(grp + 2 * (16 * k + r), &b[k].d, 2);
-          for (int step = 0; step < 8; ++step)
-            for (int i = 0; i < 4; ++i)
-              quants[512 * k + 64 * step + 4 * r + i] = static_cast<uint8_t>(b[k].qs[4 * step + i] + 128);
-        }
-      }
-    }
+    for (int64_t g = g0; g < g1; ++g) pack_q8x16_group(src.row(16 * g), src.row_stride, src.cols, dst + static_cast<size_t>(g) * 16 * rb);
   });
   MatView m = src;
   m.data = dst;

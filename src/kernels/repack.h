@@ -8,6 +8,8 @@ namespace qs {
 
 // Whether a matrix can be repacked into a faster layout on this CPU.
 bool repack_worthwhile(const MatView& m);
+// Packs 16 consecutive Q8_0 rows (File layout, row_stride apart) into one Q8x16 group.
+void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, uint8_t* grp);
 // Repacks src (File layout) into dst (same byte size); returns the view of the result.
 MatView repack(const MatView& src, uint8_t* dst);
 // One row of any layout as floats (for paths that need plain values).

@@ -132,6 +132,13 @@ GgmlType cache_type_of(const std::string& s) {
   return *t;
 }
 
+void require_model(const ServerContext& ctx) {
+  const ServerState st = ctx.state.load();
+  if (st != ServerState::Ready && st != ServerState::Draining)
+    throw ApiError(503, st == ServerState::Loading ? "the model is loading" : "the model is not available", "unavailable_error", "",
+                   "model_loading");
+}
+
 }  // namespace
 
 void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
@@ -307,7 +314,7 @@ void HttpServer::setup_routes() {
   s.Get("/v1/health", health);
 
   auto models = guard([&ctx](const httplib::Request&, httplib::Response& res) {
-    if (ctx.state.load() == ServerState::Loading) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    require_model(ctx);
     json data = json::array();
     if (ctx.model) {
       json m = json::object();
@@ -328,7 +335,7 @@ void HttpServer::setup_routes() {
   }));
 
   auto tokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
-    if (!ctx.tok) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    require_model(ctx);
     const TokenizeRequest r = parse_tokenize_request(parse_json_body(req));
     const auto ids = ctx.tok->encode(r.content, r.add_special && ctx.tok->add_bos(), r.parse_special);
     json tokens = json::array();
@@ -341,7 +348,7 @@ void HttpServer::setup_routes() {
   s.Post("/tokenize", tokenize);
   s.Post("/v1/tokenize", tokenize);
   auto detokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
-    if (!ctx.tok) throw ApiError(503, "the model is loading", "unavailable_error", "", "model_loading");
+    require_model(ctx);
     const auto ids = parse_detokenize_request(parse_json_body(req), ctx.tok->size());
     res.set_content(dump_json(json{{"content", ctx.tok->decode(ids)}}), "application/json");
   });
@@ -396,8 +403,8 @@ void HttpServer::shutdown(std::chrono::milliseconds drain_timeout) {
     if (drain_timeout.count() > 0) ctx_.sched->wait_idle(drain_timeout);
     ctx_.sched->stop();  // what is left gets an error event
   }
-  // Give the streams a moment to write their last events before the listener goes away.
-  for (int i = 0; i < 20 && drain_timeout.count() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  // Let the responses write their last events before the listener goes away (bounded).
+  for (int i = 0; i < 300 && ctx_.open_responses.load() > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   if (http_) http_->stop();
   if (listener_.joinable()) listener_.join();
 }

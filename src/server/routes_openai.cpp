@@ -118,6 +118,13 @@ struct Session {
 
   bool finished() const { return done || errored; }
 
+  Session() = default;
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  ~Session() {
+    if (ctx) --ctx->open_responses;
+  }
+
   json base(const char* object) const {
     json j = json::object();
     j["id"] = id;
@@ -395,6 +402,7 @@ std::shared_ptr<Session> new_session(ServerContext& ctx, std::shared_ptr<GenRequ
                                      const std::string& requested_model) {
   auto s = std::make_shared<Session>();
   s->ctx = &ctx;
+  ++ctx.open_responses;
   s->req = std::move(r);
   s->chat = chat;
   s->gen = g;

@@ -58,6 +58,7 @@ struct ServerContext {
   RequestLimits limits;
   int port = 0;
   bool loopback = true;
+  std::atomic<int> open_responses{0};  // generation responses still being written
 
   bool has_fim() const { return fim_pre >= 0 && fim_suf >= 0 && fim_mid >= 0; }
 };
