@@ -129,15 +129,13 @@ void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* 
   const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
   const size_t q8_row = row_bytes(GgmlType::Q8_0, W.cols);
   const GemmFn gemm = q8x16_gemm_kernel();
+  const PackGroupFn pack = pack_group_from_float_avx512();
   global_pool().parallel_for(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
-    std::vector<float> f(static_cast<size_t>(W.cols));
-    std::vector<uint8_t> q8(16 * q8_row), grp(16 * q8_row);
+    std::vector<float> f(static_cast<size_t>(16 * W.cols));
+    std::vector<uint8_t> grp(16 * q8_row);
     for (int64_t g = g0; g < g1; ++g) {
-      for (int r = 0; r < 16; ++r) {
-        row_to_float(W, 16 * g + r, f.data());
-        quantize_row(GgmlType::Q8_0, f.data(), q8.data() + r * q8_row, W.cols);
-      }
-      pack_q8x16_group(q8.data(), q8_row, W.cols, grp.data());
+      for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
+      pack(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
       gemm(grp.data(), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
     }
   });

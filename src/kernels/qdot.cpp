@@ -74,6 +74,7 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
       return;
     case ActFormat::Q8_32Split: {
       if (n % 32) throw std::invalid_argument("Q8 activation length must be a multiple of 32");
+      if (active_simd_level() >= SimdLevel::Avx512) return quant_act_q8split_avx512()(x, dst, n);
       auto* qs = static_cast<int8_t*>(dst);
       auto* d = reinterpret_cast<float*>(qs + n);
       auto* sum = reinterpret_cast<int32_t*>(d + n / 32);

@@ -53,6 +53,13 @@ inline GemmFn q8x16_gemm_kernel() { return q8x16_gemm_kernel(active_simd_level()
 GemmFn q8x16_gemm_scalar();
 GemmFn q8x16_gemm_avx512();
 
+// Fast paths of the conversions above (nullptr where the CPU lacks them): activations into
+// Q8_32Split, and 16 float rows (row_stride floats apart) into one Q8x16 group.
+using QuantActFn = void (*)(const float* x, void* dst, int64_t n);
+using PackGroupFn = void (*)(const float* rows, size_t row_stride, int64_t cols, uint8_t* grp);
+QuantActFn quant_act_q8split_avx512();
+PackGroupFn pack_group_from_float_avx512();
+
 // out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).
 // Float formats and Q8_0; rows are `stride` bytes apart and n elements long.
 using RowsAxpyFn = void (*)(const uint8_t* rows, size_t stride, int64_t nr, const float* weights, int64_t n, float* out);

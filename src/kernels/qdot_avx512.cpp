@@ -322,7 +322,57 @@ QS_TARGET void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uin
   }
 }
 
+// Rounds 16 floats (x·id) to int8 with the same rounding as the scalar path (nearest, ties to even).
+QS_TARGET inline __m128i to_i8(__m512 v) { return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)); }
+
+// One block of 32 floats -> 32 int8, its scale and its sum.
+QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int32_t* sum_out) {
+  const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
+  const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
+  const float d = amax / 127.f;
+  const __m512 id = _mm512_set1_ps(d > 0.f ? 1.f / d : 0.f);
+  const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, id)), qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, id));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(qa));
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(qb));
+  *d_out = d;
+  *sum_out = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
+}
+
+QS_TARGET void quant_act_q8split(const float* x, void* dst, int64_t n) {
+  auto* qs = static_cast<int8_t*>(dst);
+  auto* d = reinterpret_cast<float*>(qs + n);
+  auto* sum = reinterpret_cast<int32_t*>(d + n / 32);
+  for (int64_t k = 0; k < n / 32; ++k) quant_block32(x + 32 * k, qs + 32 * k, d + k, sum + k);
+}
+
+// 16 float rows -> one Q8x16 group (Q8_0 rounding: scale amax/127 stored as fp16).
+QS_TARGET void pack_group_from_float(const float* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
+  const int64_t nb = cols / 32;
+  auto* scales = reinterpret_cast<uint16_t*>(grp);
+  uint8_t* quants = grp + 32 * nb;
+  alignas(64) int8_t q[32];
+  for (int r = 0; r < 16; ++r) {
+    const float* x = rows + r * row_stride;
+    for (int64_t k = 0; k < nb; ++k) {
+      float d;
+      int32_t sum;
+      quant_block32(x + 32 * k, q, &d, &sum);
+      scales[16 * k + r] = static_cast<uint16_t>(_cvtss_sh(d, 0));
+      uint8_t* qk = quants + 512 * k + 4 * r;
+      for (int step = 0; step < 8; ++step) {
+        uint32_t v;
+        std::memcpy(&v, q + 4 * step, 4);
+        v ^= 0x80808080u;  // q + 128 as unsigned, per byte
+        std::memcpy(qk + 64 * step, &v, 4);
+      }
+    }
+  }
+}
+
 }  // namespace
+
+QuantActFn quant_act_q8split_avx512() { return quant_act_q8split; }
+PackGroupFn pack_group_from_float_avx512() { return pack_group_from_float; }
 
 GemmFn q8x16_gemm_avx512() { return gemm_q8x16; }
 
