@@ -25,8 +25,12 @@ void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, u
     for (int64_t k = 0; k < nb; ++k) {
       std::memcpy(grp + 2 * (16 * k + r), &b[k].d, 2);
       uint8_t* qk = quants + 512 * k + 4 * r;
-      for (int step = 0; step < 8; ++step)
-        for (int i = 0; i < 4; ++i) qk[64 * step + i] = static_cast<uint8_t>(b[k].qs[4 * step + i] + 128);
+      for (int step = 0; step < 8; ++step) {  // 4 quants at a time; xor 0x80 per byte is q + 128
+        uint32_t v;
+        std::memcpy(&v, b[k].qs + 4 * step, 4);
+        v ^= 0x80808080u;
+        std::memcpy(qk + 64 * step, &v, 4);
+      }
     }
   }
 }
