@@ -51,7 +51,8 @@ void gqa_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
     std::vector<float> scores(static_cast<size_t>(max_ctx));
     for (int64_t job = b; job < e; ++job) {
-      const int t = static_cast<int>(job / H), h = static_cast<int>(job % H), hk = h / group;
+      // Head-major: causal work grows with t, so each thread's contiguous share mixes early and late tokens.
+      const int t = static_cast<int>(job % n), h = static_cast<int>(job / n), hk = h / group;
       const float* q = &Q[(static_cast<size_t>(t) * H + h) * dk];
       const KvCache& cache = *tok_cache[t];
       const int n_vis = tok_pos[t] + 1;

@@ -42,7 +42,8 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
   global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
     std::vector<float> q(dc + dr), o_lat(dc), scores(static_cast<size_t>(pos0 + n));
     for (int64_t job = b; job < e; ++job) {
-      const int t = static_cast<int>(job / H), h = static_cast<int>(job % H);
+      // Head-major: causal work grows with t, so each thread's contiguous share mixes early and late tokens.
+      const int t = static_cast<int>(job % n), h = static_cast<int>(job / n);
       const float* qh = Q + (static_cast<size_t>(t) * H + h) * dqk;
       absorb_query(c, w, h, qh, q.data());
       std::copy(qh + dn, qh + dqk, q.data() + dc);
@@ -78,7 +79,8 @@ void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCa
   global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
     std::vector<float> scores(static_cast<size_t>(n_kv));
     for (int64_t job = b; job < e; ++job) {
-      const int t = static_cast<int>(job / H), h = static_cast<int>(job % H);
+      // Head-major: causal work grows with t, so each thread's contiguous share mixes early and late tokens.
+      const int t = static_cast<int>(job % n), h = static_cast<int>(job / n);
       const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
       const int n_vis = pos0 + t + 1;
       for (int s = 0; s < n_vis; ++s) {
