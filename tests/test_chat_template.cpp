@@ -115,17 +115,12 @@ TEST(ChatTemplate, CliPrintsExactRendering) {
   }
   const std::string cmd = std::string(QIUSUO_CLI_PATH) + " template --template " + (dir / "t.jinja").string() +
                           " --messages " + (dir / "m.json").string() + " --add-generation-prompt --bos '<s>' 2>&1";
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  const int st = pclose(p);
+  const test::ShellResult r = test::run_shell(cmd);
+  const std::string& out = r.out;
   fs::remove_all(dir);
   if (out.find("not expected") != std::string::npos || out.find("subcommand is required") != std::string::npos)
     GTEST_SKIP() << "the 'template' verb is not registered in this build";
-  EXPECT_EQ(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0) << out;
+  EXPECT_EQ(r.status, 0) << out;
   EXPECT_EQ(out, "<s>[杭州]1>");
 }
 

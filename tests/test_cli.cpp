@@ -13,23 +13,8 @@
 namespace qs {
 namespace {
 
-struct RunResult {
-  int status = -1;
-  std::string out;  // stdout + stderr
-};
-
-RunResult run(const std::string& args) {
-  const std::string cmd = std::string(QIUSUO_CLI_PATH) + " " + args + " 2>&1";
-  RunResult r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
+// `qiusuo ARGS` with stdout and stderr together.
+test::ShellResult run(const std::string& args) { return test::run_shell(std::string(QIUSUO_CLI_PATH) + " " + args + " 2>&1"); }
 
 std::string join(const std::vector<int32_t>& v, const char* sep) {
   std::ostringstream os;
@@ -44,7 +29,7 @@ std::string temp_path(const std::string& name) {
 TEST(Cli, LogitsWritesEveryPositionAsFloat32) {
   const test::Golden g = test::load_golden("ds3-small.f16.gguf");
   const std::string out = temp_path("logits.f32");
-  const RunResult r = run("logits -m " + test::model_path("ds3-small.f16.gguf") + " --tokens " + join(g.prompt, ",") + " --out " + out);
+  const test::ShellResult r = run("logits -m " + test::model_path("ds3-small.f16.gguf") + " --tokens " + join(g.prompt, ",") + " --out " + out);
   ASSERT_EQ(r.status, 0) << r.out;
   const std::vector<float> got = test::read_f32_file(out);
   std::filesystem::remove(out);
@@ -55,7 +40,7 @@ TEST(Cli, LogitsWritesEveryPositionAsFloat32) {
 TEST(Cli, GenerateGreedyIdsMatchGolden) {
   for (const char* file : {"ds2-small.f16.gguf", "tiny-qwen2.f32.gguf"}) {
     const test::Golden g = test::load_golden(file);
-    const RunResult r = run("generate -m " + test::model_path(file) + " --tokens " + join(g.prompt, ",") +
+    const test::ShellResult r = run("generate -m " + test::model_path(file) + " --tokens " + join(g.prompt, ",") +
                             " -n 16 --temp 0 --ids --ignore-eos");
     ASSERT_EQ(r.status, 0) << r.out;
     EXPECT_EQ(r.out, join(g.greedy, " ") + "\n") << file;
@@ -65,14 +50,14 @@ TEST(Cli, GenerateGreedyIdsMatchGolden) {
 TEST(Cli, GenerateSeededSamplingIsReproducible) {
   const std::string args = "generate -m " + test::model_path("tiny-llama.f32.gguf") +
                            " --tokens 1,2,3 -n 12 --temp 0.9 --top-p 0.95 --seed 7 --ids --ignore-eos";
-  const RunResult a = run(args), b = run(args);
+  const test::ShellResult a = run(args), b = run(args);
   ASSERT_EQ(a.status, 0) << a.out;
   EXPECT_EQ(a.out, b.out);
   EXPECT_EQ(std::count(a.out.begin(), a.out.end(), ' '), 11);
 }
 
 TEST(Cli, InfoDescribesModel) {
-  const RunResult r = run("info -m " + test::model_path("ds3-small-mla.f16.gguf"));
+  const test::ShellResult r = run("info -m " + test::model_path("ds3-small-mla.f16.gguf"));
   ASSERT_EQ(r.status, 0) << r.out;
   for (const char* want : {"deepseek2", "attn_k_b/attn_v_b", "kv per token", "parameters", "F16", "sigmoid"})
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
@@ -93,7 +78,7 @@ TEST(Cli, BadInputFailsCleanly) {
       {"frobnicate", "subcommand"},
   };
   for (const Case& c : cases) {
-    const RunResult r = run(c.args);
+    const test::ShellResult r = run(c.args);
     EXPECT_NE(r.status, 0) << c.args;
     EXPECT_NE(r.out.find(c.needle), std::string::npos) << c.args << "\n" << r.out;
   }

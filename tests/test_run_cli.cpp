@@ -40,14 +40,10 @@ Result run(const std::string& args, const std::string& stdin_text = "") {
   const std::string in = temp_file("stdin.txt"), err = temp_file("stderr.txt");
   std::ofstream(in, std::ios::binary) << stdin_text;
   const std::string cmd = std::string(QIUSUO_CLI_PATH) + " " + args + " < " + in + " 2> " + err;
+  const test::ShellResult sh = test::run_shell(cmd);
   Result r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  r.status = sh.status;
+  r.out = sh.out;
   r.err = slurp(err);
   fs::remove(in);
   fs::remove(err);

@@ -1,11 +1,9 @@
 // `qiusuo serve` as a process: the "listening on" line with --port 0, and SIGTERM handling
 // (drain in-flight streams, 503 for new requests, exit 0; a second signal exits at once).
-#include <fcntl.h>
-#include <sys/wait.h>
-
 #include <future>
 
 #include "server_test_util.h"
+#include "test_util.h"
 
 namespace qs {
 namespace {
@@ -13,70 +11,7 @@ namespace {
 using test::chat_body;
 using test::json;
 
-struct ServeProcess {
-  pid_t pid = -1;
-  int port = 0;
-  std::string first_line;
-
-  explicit ServeProcess(const std::string& model, const std::vector<std::string>& extra = {}) {
-    int fds[2];
-    if (pipe(fds) != 0) return;
-    pid = fork();
-    if (pid == 0) {
-      dup2(fds[1], 1);
-      close(fds[0]);
-      close(fds[1]);
-      const int devnull = open("/dev/null", O_WRONLY);
-      if (devnull >= 0) dup2(devnull, 2);
-      std::vector<std::string> args = {QIUSUO_CLI_PATH, "serve", "-m", model, "--port", "0", "--ctx-size", "1024", "-q"};
-      args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    // Read the first line (bounded by a poll timeout).
-    std::string line;
-    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    fcntl(fds[0], F_SETFL, O_NONBLOCK);
-    while (std::chrono::steady_clock::now() < end && line.find('\n') == std::string::npos) {
-      char buf[256];
-      const ssize_t n = read(fds[0], buf, sizeof buf);
-      if (n > 0) line.append(buf, static_cast<size_t>(n));
-      else if (n == 0) break;
-      else std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    close(fds[0]);
-    first_line = line.substr(0, line.find('\n'));
-    const size_t colon = first_line.rfind(':');
-    if (first_line.rfind("listening on http://127.0.0.1:", 0) == 0 && colon != std::string::npos)
-      port = std::atoi(first_line.c_str() + colon + 1);
-  }
-
-  // Exit status (or -1 on timeout, after which the process is killed).
-  int wait_exit(std::chrono::seconds timeout) {
-    const auto end = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < end) {
-      int st = 0;
-      const pid_t r = waitpid(pid, &st, WNOHANG);
-      if (r == pid) {
-        pid = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return -1;
-  }
-
-  ~ServeProcess() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-};
+using test::ServeProcess;
 
 TEST(ServerCli, PortZeroPrintsListeningLineAndSigtermDrains) {
   QS_REQUIRE_SERVER_MODEL(model);
@@ -144,14 +79,9 @@ TEST(ServerCli, OpenAiNodeClient) {
   test::TestServer s(model, o);
   const std::string cmd = "cd " + std::string(QIUSUO_SOURCE_DIR) + " && timeout 60 node " + script + " http://127.0.0.1:" +
                           std::to_string(s.port()) + "/v1 sk-node-test 2>&1";
-  FILE* f = popen(cmd.c_str(), "r");
-  ASSERT_NE(f, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-  const int st = pclose(f);
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << out;
+  const test::ShellResult r = test::run_shell(cmd);
+  const std::string& out = r.out;
+  EXPECT_EQ(r.status, 0) << out;
   EXPECT_NE(out.find("ok: all checks passed"), std::string::npos) << out;
 }
 

@@ -20,6 +20,7 @@
 #include "gguf/gguf_file.h"
 #include "test_util.h"
 #include "tokenizer/incremental_decoder.h"
+#include "tokenizer/nfc.h"
 #include "tokenizer/pre_tokenizer.h"
 #include "tokenizer/regex.h"
 #include "tokenizer/tokenizer.h"
@@ -266,6 +267,154 @@ TEST(Tokenizer, HfJsonSyntheticR1Style) {
   EXPECT_EQ(t.decode({think}, true), "<think>");  // not special: kept, as HF does
 }
 
+// A small Qwen-style tokenizer.json with the given normalizer: byte-level vocabulary, merges that
+// build "café" (with a composed é), <think> (normalized=false) and two tokens that spell
+// decomposed text: <e\u0301> with normalized=false (matched on the raw text) and "n\u0303!" with
+// normalized=true (HF normalizes its content and matches it on the normalized text).
+struct NfcToy {
+  Tokenizer tok;
+  int32_t cafe, e_acute, think, raw_tok, norm_tok;
+};
+NfcToy nfc_toy(const nlohmann::json& normalizer) {
+  const fs::path dir = fs::temp_directory_path() / ("qiusuo_toknfc_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  nlohmann::json vocab = nlohmann::json::object();
+  int next = 0;
+  for (int b = 0; b < 256; ++b) {
+    std::string s;
+    utf8_append(s, byte_to_codepoint(static_cast<uint8_t>(b)));
+    vocab[s] = next++;
+  }
+  NfcToy t{{}, 0, 0, 0, 0, 0};
+  vocab["ca"] = next++;
+  vocab["caf"] = next++;
+  t.e_acute = next++;
+  vocab["\u00c3\u00a9"] = t.e_acute;  // the bytes C3 A9 of U+00E9, byte-level encoded
+  t.cafe = next++;
+  vocab["caf\u00c3\u00a9"] = t.cafe;
+  t.think = next++;
+  t.raw_tok = next++;
+  t.norm_tok = next++;
+  const nlohmann::json tj = {
+      {"normalizer", normalizer},
+      {"pre_tokenizer", {{"type", "Sequence"}, {"pretokenizers", nlohmann::json::array({
+          {{"type", "Split"}, {"pattern", {{"Regex", R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"}}},
+           {"behavior", "Isolated"}, {"invert", false}},
+          {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", false}}})}}},
+      {"added_tokens", nlohmann::json::array({
+          {{"id", t.think}, {"content", "<think>"}, {"special", false}, {"normalized", false}},
+          {{"id", t.raw_tok}, {"content", "<e\u0301>"}, {"special", false}, {"normalized", false}},
+          {{"id", t.norm_tok}, {"content", "n\u0303!"}, {"special", false}, {"normalized", true}}})},
+      {"model", {{"type", "BPE"}, {"vocab", vocab},
+                 {"merges", nlohmann::json::array({{"c", "a"}, {"ca", "f"}, {"\u00c3", "\u00a9"},
+                                                   {"caf", "\u00c3\u00a9"}})}}}};
+  std::ofstream(dir / "tokenizer.json") << tj.dump();
+  t.tok = Tokenizer::load((dir / "tokenizer.json").string());
+  fs::remove_all(dir);
+  return t;
+}
+
+const nlohmann::json kNfcNormalizer = {{"type", "NFC"}};
+
+// Decomposed text (e + U+0301 COMBINING ACUTE ACCENT) tokenizes as the composed U+00E9 does.
+TEST(Tokenizer, NfcDecomposedEqualsComposed) {
+  const NfcToy t = nfc_toy(kNfcNormalizer);
+  ASSERT_TRUE(t.tok.normalizes_nfc());
+  EXPECT_EQ(t.tok.encode("caf\u00e9", false, false), (std::vector<int32_t>{t.cafe}));
+  EXPECT_EQ(t.tok.encode("cafe\u0301", false, false), (std::vector<int32_t>{t.cafe}));
+  EXPECT_EQ(t.tok.encode("e\u0301", false, false), (std::vector<int32_t>{t.e_acute}));
+  EXPECT_EQ(t.tok.encode("e\u0301", false, false), t.tok.encode("\u00e9", false, false));
+  EXPECT_EQ(t.tok.decode(t.tok.encode("cafe\u0301 cafe\u0301", false, false)), "caf\u00e9 caf\u00e9");
+  // Hangul jamo compose into the syllable; a mark sequence is reordered canonically.
+  EXPECT_EQ(t.tok.decode(t.tok.encode("\u1112\u1161\u11ab", false, false)), "\ud55c");
+  EXPECT_EQ(t.tok.decode(t.tok.encode("a\u0323\u0302", false, false)), "\u1ead");
+  EXPECT_EQ(t.tok.decode(t.tok.encode("a\u0302\u0323", false, false)), "\u1ead");
+  // A Sequence holding NFC normalizes too.
+  const NfcToy seq = nfc_toy({{"type", "Sequence"}, {"normalizers", nlohmann::json::array({kNfcNormalizer})}});
+  EXPECT_TRUE(seq.tok.normalizes_nfc());
+  EXPECT_EQ(seq.tok.encode("cafe\u0301", false, false), (std::vector<int32_t>{seq.cafe}));
+  // Without a normalizer the decomposed form stays apart (what the NFC step changes).
+  const NfcToy none = nfc_toy(nullptr);
+  EXPECT_FALSE(none.tok.normalizes_nfc());
+  EXPECT_NE(none.tok.encode("cafe\u0301", false, false), (std::vector<int32_t>{none.cafe}));
+  EXPECT_EQ(none.tok.decode(none.tok.encode("cafe\u0301", false, false)), "cafe\u0301");
+}
+
+// Text that is already NFC goes through unchanged.
+TEST(Tokenizer, NfcAlreadyNormalizedUnchanged) {
+  const NfcToy t = nfc_toy(kNfcNormalizer);
+  const NfcToy none = nfc_toy(nullptr);
+  for (const std::string& text : {std::string(), std::string("plain ASCII, 123!\n"),
+                                 std::string("caf\u00e9 na\u00efve \u00c5ngstr\u00f6m \u03a9"),
+                                 std::string("\u65e5\u672c\u8a9e \ud55c\uad6d\uc5b4 \U0001f600"),
+                                 std::string("tab\there\r\n\0nul", 14)}) {
+    std::string storage;
+    EXPECT_EQ(nfc_normalize(text, storage), text);
+    EXPECT_EQ(t.tok.encode(text, false, false), none.tok.encode(text, false, false)) << text;
+    EXPECT_EQ(t.tok.decode(t.tok.encode(text, false, false)), text);
+  }
+  // NUL bytes are characters, not terminators.
+  const std::string with_nul("a\0e\xcc\x81", 5);
+  std::string storage;
+  EXPECT_EQ(nfc_normalize(with_nul, storage), std::string("a\0\xc3\xa9", 4));
+  EXPECT_EQ(nfc_normalize("\u212b", storage), "\u00c5");  // a singleton: ANGSTROM SIGN is never NFC
+}
+
+// Added tokens follow HF: normalized=false ones match the raw text only; normalized ones match
+// the normalized text (their content normalized too); the text between them is normalized.
+TEST(Tokenizer, NfcAddedTokens) {
+  const NfcToy t = nfc_toy(kNfcNormalizer);
+  EXPECT_EQ(t.tok.encode("<think>cafe\u0301<think>", false, false),
+            (std::vector<int32_t>{t.think, t.cafe, t.think}));
+  EXPECT_EQ(t.tok.encode("<e\u0301>", false, false), (std::vector<int32_t>{t.raw_tok}));
+  const auto composed = t.tok.encode("<\u00e9>", false, false);
+  EXPECT_EQ(std::count(composed.begin(), composed.end(), t.raw_tok), 0);
+  EXPECT_EQ(t.tok.decode(composed), "<\u00e9>");
+  EXPECT_EQ(t.tok.encode("n\u0303!", false, false), (std::vector<int32_t>{t.norm_tok}));
+  EXPECT_EQ(t.tok.encode("\u00f1!", false, false), (std::vector<int32_t>{t.norm_tok}));
+  EXPECT_EQ(t.tok.encode("cafe\u0301\u00f1!", false, false), (std::vector<int32_t>{t.cafe, t.norm_tok}));
+}
+
+// Invalid UTF-8 never crashes: a segment holding some is kept byte for byte (no NFC), the other
+// segments are still normalized, and every byte string encodes into valid ids.
+TEST(Tokenizer, NfcInvalidUtf8DoesNotCrash) {
+  const NfcToy t = nfc_toy(kNfcNormalizer);
+  for (const std::string& bad : {std::string("cafe\xcc\x81\xff"), std::string("\xed\xa0\x80" "e\xcc\x81"),
+                                std::string("\xc0\xaf" "e\xcc\x81"), std::string("e\xcc"), std::string("\xcc\x81\x81"),
+                                std::string("\xf4\x90\x80\x80" "e\xcc\x81"), std::string("\xfe\xff")}) {
+    std::string storage;
+    EXPECT_EQ(nfc_normalize(bad, storage), bad);
+    std::vector<int32_t> ids;
+    ASSERT_NO_THROW(ids = t.tok.encode(bad, false, true));
+    EXPECT_EQ(t.tok.decode(ids), bad);
+  }
+  EXPECT_EQ(t.tok.decode(t.tok.encode("e\xcc\x81<think>\xff" "e\xcc\x81", false, false)),
+            "\xc3\xa9<think>\xff" "e\xcc\x81");
+  std::mt19937 rng(77);
+  const std::string alphabet = "ae \xcc\x81\xc3\xa9\xe1\x84\x92\xe1\x85\xa1\xe1\x86\xab";
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string s(rng() % 48, '\0');
+    for (char& c : s) c = static_cast<char>(iter % 2 ? rng() % 256 : alphabet[rng() % alphabet.size()]);
+    std::vector<int32_t> ids;
+    ASSERT_NO_THROW(ids = t.tok.encode(s, false, true));
+    for (int32_t id : ids) ASSERT_TRUE(id >= 0 && id < t.tok.size());
+    std::string storage;  // invalid UTF-8 included: nfc_normalize keeps it as it is
+    ASSERT_EQ(t.tok.decode(ids), std::string(nfc_normalize(s, storage)));
+  }
+}
+
+// From a GGUF, the Qwen2 pre-tokenizers bring HF's NFC (the R1-Distill-Qwen tokenizer.json has
+// it); the DeepSeek ones have no normalizer.
+TEST(Tokenizer, NfcGgufQwen2) {
+  const std::string qwen = test::model_path("tiny-qwen2.f32.gguf");
+  if (!fs::exists(qwen)) GTEST_SKIP() << qwen << " not found";
+  const Tokenizer t = Tokenizer::load(qwen);
+  ASSERT_EQ(t.vocab().pre(), "deepseek-r1-qwen");
+  EXPECT_TRUE(t.normalizes_nfc());
+  EXPECT_EQ(t.encode("cafe\u0301", false, false), t.encode("caf\u00e9", false, false));
+  EXPECT_FALSE(gguf_tok("ggml-vocab-deepseek-llm.gguf").normalizes_nfc());
+}
+
 TEST(Tokenizer, IncrementalDecoderSplitUtf8) {
   const Tokenizer& tok = gguf_tok("ggml-vocab-deepseek-llm.gguf");
   const std::string text = "héllo 你好🌍🚀 (emoji) 😶‍🌫️ done";
@@ -362,12 +511,8 @@ TEST(Tokenizer, NamedPreTokenizerMatchesTokenizerJson) {
 
 // Runs the CLI; returns its exit status and standard output.
 std::pair<int, std::string> run_cli(const std::string& args) {
-  FILE* p = popen((std::string("'") + QIUSUO_CLI_PATH + "' " + args + " 2>/dev/null").c_str(), "r");
-  if (!p) return {-1, {}};
-  std::string out;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  return {pclose(p), out};
+  const test::ShellResult r = test::run_shell(std::string("'") + QIUSUO_CLI_PATH + "' " + args + " 2>/dev/null");
+  return {r.status, r.out};
 }
 
 TEST(Tokenizer, CliTokenizeDetokenize) {
@@ -404,12 +549,9 @@ TEST(Tokenizer, MatchesJsPeerOnCorpus) {
   REQUIRE_V3();
   if (std::system("node --version > /dev/null 2>&1") != 0) GTEST_SKIP() << "node not found";
   const std::string cmd = "cd '" + kRepo.string() + "' && node tests/tokenizer_peer/peer.mjs";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[65536];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << "node peer.mjs failed";
+  const test::ShellResult r = test::run_shell(cmd);
+  ASSERT_EQ(r.status, 0) << "node peer.mjs failed";
+  const std::string& out = r.out;
   const auto js = nlohmann::json::parse(out).get<std::vector<std::vector<int32_t>>>();
   const auto corpus = nlohmann::json::parse(read_file(kRepo / "tests/tokenizer_peer/corpus.json"))
                           .get<std::vector<std::string>>();

@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+#include <sys/wait.h>
+
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 namespace qs::test {
@@ -53,6 +57,22 @@ inline double rms_diff(const float* a, const float* b, size_t n) {
   double s = 0;
   for (size_t i = 0; i < n; ++i) s += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
   return std::sqrt(s / static_cast<double>(n));
+}
+
+// Runs a shell command line; returns its exit status (-1 if it did not exit normally) and stdout.
+struct ShellResult {
+  int status = -1;
+  std::string out;
+};
+inline ShellResult run_shell(const std::string& cmd) {
+  ShellResult r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  char buf[65536];
+  for (size_t n; (n = fread(buf, 1, sizeof buf, p)) > 0;) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
 }
 
 inline double max_abs_diff(const float* a, const float* b, size_t n) {

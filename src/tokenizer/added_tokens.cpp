@@ -62,6 +62,14 @@ void AddedTokens::split_with(const Trie& t, std::string_view text, bool parse_sp
   if (plain < text.size()) out.push_back({text.substr(plain), -1});
 }
 
+void AddedTokens::normalized_pass(std::string_view text, bool parse_special, std::vector<Segment>& out) const {
+  if (tries_[1].nodes.size() == 1) {
+    if (!text.empty()) out.push_back({text, -1});
+    return;
+  }
+  split_with(tries_[1], text, parse_special, out);
+}
+
 std::vector<AddedTokens::Segment> AddedTokens::split(std::string_view text, bool parse_special) const {
   std::vector<Segment> first;
   split_with(tries_[0], text, parse_special, first);

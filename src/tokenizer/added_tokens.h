@@ -22,6 +22,13 @@ class AddedTokens {
     int32_t id;  // -1: ordinary text to pre-tokenize
   };
   std::vector<Segment> split(std::string_view text, bool parse_special) const;
+  // split's two passes apart, for a caller that normalizes in between as HF does: raw_pass matches
+  // the normalized=false tokens on the raw text; normalized_pass the others, on one ordinary
+  // segment of raw_pass after normalization. Both append to out.
+  void raw_pass(std::string_view text, bool parse_special, std::vector<Segment>& out) const {
+    split_with(tries_[0], text, parse_special, out);
+  }
+  void normalized_pass(std::string_view text, bool parse_special, std::vector<Segment>& out) const;
 
  private:
   struct Node {

@@ -1,6 +1,7 @@
 #include "tokenizer/tokenizer.h"
 
 #include "gguf/gguf_file.h"
+#include "tokenizer/nfc.h"
 
 namespace qs {
 
@@ -49,6 +50,10 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& f) {
   const bool ignore_merges = v->pre() == "llama-bpe" || v->pre() == "llama3";
   t.bpe_ = BpeModel(std::move(map), merges, ignore_merges,
                     unk && *unk < static_cast<uint64_t>(v->size()) ? static_cast<int32_t>(*unk) : -1);
+  // GGUF does not record the normalizer. Qwen2's tokenizer.json (and so R1-Distill-Qwen's) has
+  // "normalizer": {"type": "NFC"}; llama.cpp ignores it, but HF, the reference, applies it, so we do
+  // too: the two agree on text that is already NFC and we follow HF where they differ.
+  t.nfc_ = v->pre() == "qwen2" || v->pre() == "deepseek-r1-qwen";
   t.vocab_ = std::move(*v);
   return t;
 }
@@ -67,13 +72,34 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     }
     for (std::string_view piece : pre_.split(s)) bpe_.encode(piece, out);
   };
-  if (added_.empty()) {
-    plain(text);
+  if (!nfc_) {
+    if (added_.empty()) {
+      plain(text);
+      return out;
+    }
+    for (const AddedTokens::Segment& seg : added_.split(text, parse_special)) {
+      if (seg.id >= 0) out.push_back(seg.id);
+      else plain(seg.text);
+    }
     return out;
   }
-  for (const AddedTokens::Segment& seg : added_.split(text, parse_special)) {
-    if (seg.id >= 0) out.push_back(seg.id);
-    else plain(seg.text);
+  // HF's order: tokens with normalized=false on the raw text, NFC on what lies between them, then
+  // the normalized tokens on that, then pre-tokenization and BPE.
+  std::string storage;
+  std::vector<AddedTokens::Segment> raw, normed;
+  added_.raw_pass(text, parse_special, raw);
+  for (const AddedTokens::Segment& seg : raw) {
+    if (seg.id >= 0) {
+      out.push_back(seg.id);
+      continue;
+    }
+    const std::string_view norm = nfc_normalize(seg.text, storage);
+    normed.clear();
+    added_.normalized_pass(norm, parse_special, normed);
+    for (const AddedTokens::Segment& sub : normed) {
+      if (sub.id >= 0) out.push_back(sub.id);
+      else plain(sub.text);
+    }
   }
   return out;
 }

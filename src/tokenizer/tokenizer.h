@@ -39,7 +39,8 @@ class Tokenizer {
 
   // parse_special: special (control) tokens written in the text become their ids. Non-special
   // added tokens (user-defined, e.g. <think> in the R1 distills) are always recognised, as in HF.
-  // Any bytes are accepted; invalid UTF-8 goes through byte-level BPE like any other byte.
+  // Any bytes are accepted; invalid UTF-8 goes through byte-level BPE like any other byte (a segment
+  // holding some is not NFC-normalised: it is kept byte for byte).
   std::vector<int32_t> encode(std::string_view text, bool add_bos, bool parse_special) const;
 
   // Bytes of the ids (control tokens rendered as text unless skip_special). Throws
@@ -47,16 +48,19 @@ class Tokenizer {
   std::string decode(const std::vector<int32_t>& ids, bool skip_special = false) const;
   std::string token_bytes(int32_t id, bool skip_special = false) const;
 
-  // The tokenizer.json asked for NFC normalisation, which is not implemented: encoding is exact
-  // for text that is already NFC (nearly all text), otherwise it may differ from HF.
-  bool nfc_skipped() const { return nfc_skipped_; }
+  // Text is NFC-normalised before pre-tokenization, as HF does where the tokenizer.json has an NFC
+  // normalizer (Qwen2, so the R1-Distill-Qwen models) and, from a GGUF, for the Qwen2 pre-tokenizers
+  // (see from_gguf). Only the ordinary text between added tokens is normalised: tokens with
+  // normalized=false (all of Qwen's) are matched on the raw text, the others on the NFC text.
+  // Invalid UTF-8 is left as it is (see nfc_normalize).
+  bool normalizes_nfc() const { return nfc_; }
 
  private:
   Vocab vocab_;
   PreTokenizer pre_;
   BpeModel bpe_;
   AddedTokens added_;
-  bool nfc_skipped_ = false;
+  bool nfc_ = false;
 };
 
 }  // namespace qs

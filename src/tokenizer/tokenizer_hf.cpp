@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/nfc.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qs {
@@ -23,7 +24,7 @@ json read_json(const std::filesystem::path& p) {
   }
 }
 
-// Normalizers we honour: none, an empty Sequence, and NFC (identity here, see nfc_skipped()).
+// Normalizers we honour: none, an empty Sequence, and NFC (see Tokenizer::normalizes_nfc()).
 void check_normalizer(const json& n, bool* nfc, const std::string& label) {
   if (n.is_null()) return;
   const std::string type = n.value("type", "");
@@ -58,7 +59,7 @@ Tokenizer Tokenizer::from_hf_json(const std::string& path_str) {
                            model.value("type", std::string()) + "')");
 
     Tokenizer t;
-    check_normalizer(tok.value("normalizer", json()), &t.nfc_skipped_, label);
+    check_normalizer(tok.value("normalizer", json()), &t.nfc_, label);
     t.pre_ = PreTokenizer::from_hf_json(tok.value("pre_tokenizer", json()));
 
     // id -> text/type; added tokens override the model vocabulary (their text is plain, not byte-level).
@@ -79,7 +80,11 @@ Tokenizer Tokenizer::from_hf_json(const std::string& path_str) {
       const bool special = a.value("special", false);
       by_id[id] = {content, special ? TokenType::Control : TokenType::UserDefined};
       id_of[content] = id;
-      t.added_.add(content, id, special, a.value("normalized", !special));
+      // HF matches normalized tokens on normalized text, so it normalizes their content too.
+      const bool normalized = a.value("normalized", !special);
+      std::string storage;
+      t.added_.add(normalized && t.nfc_ ? std::string(nfc_normalize(content, storage)) : content, id, special,
+                   normalized);
     }
     if (by_id.empty()) throw TokenizerError(label + ": empty vocabulary");
     const auto n = static_cast<size_t>(by_id.rbegin()->first) + 1;
