@@ -159,3 +159,31 @@ TEST(Kernels, RepackedQ8MatchesFileLayout) {
 
 }  // namespace
 }  // namespace qs
+
+namespace qs {
+namespace {
+
+// The SIMD activation quantizers produce the reference's bytes exactly.
+TEST(Kernels, ActivationQuantizersMatchScalarExactly) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "no AVX-512 here";
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  const int64_t n = 1024;
+  std::vector<float> x(n);
+  for (auto& v : x) v = nd(rng) * 3.f;
+  x[7] = -40.f;       // a negative extreme sets Q8_K's scale sign
+  x[300] = 0.5f;      // ties and zeros
+  for (int i = 512; i < 768; ++i) x[i] = 0.f;  // an all-zero Q8_K block
+  for (ActFormat f : {ActFormat::Q8_32, ActFormat::Q8_K, ActFormat::Q8_32Split}) {
+    std::vector<uint8_t> simd(act_bytes(f, n)), ref(act_bytes(f, n));
+    set_simd_level(SimdLevel::Avx512);
+    quantize_act(f, x.data(), simd.data(), n);
+    set_simd_level(SimdLevel::Scalar);
+    quantize_act(f, x.data(), ref.data(), n);
+    set_simd_level(detected_simd_level());
+    EXPECT_EQ(simd, ref) << static_cast<int>(f);
+  }
+}
+
+}  // namespace
+}  // namespace qs

@@ -66,10 +66,12 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
       return;
     case ActFormat::Q8_32:
       if (n % 32) throw std::invalid_argument("Q8 activation length must be a multiple of 32");
+      if (active_simd_level() >= SimdLevel::Avx512) return quant_act_q8a_avx512()(x, dst, n);
       quantize_q8a(x, static_cast<BlockQ8A*>(dst), n / 32);
       return;
     case ActFormat::Q8_K:
       if (n % QK_K) throw std::invalid_argument("Q8_K activation length must be a multiple of 256");
+      if (active_simd_level() >= SimdLevel::Avx512) return quant_act_q8k_avx512()(x, dst, n);
       quantize_row(GgmlType::Q8_K, x, dst, n);
       return;
     case ActFormat::Q8_32Split: {

@@ -58,6 +58,8 @@ GemmFn q8x16_gemm_avx512();
 using QuantActFn = void (*)(const float* x, void* dst, int64_t n);
 using PackGroupFn = void (*)(const float* rows, size_t row_stride, int64_t cols, uint8_t* grp);
 QuantActFn quant_act_q8split_avx512();
+QuantActFn quant_act_q8a_avx512();
+QuantActFn quant_act_q8k_avx512();
 PackGroupFn pack_group_from_float_avx512();
 
 // out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).

@@ -333,8 +333,46 @@ QS_TARGET void pack_group_from_float(const float* rows, size_t row_stride, int64
   }
 }
 
+QS_TARGET void quant_act_q8a(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<BlockQ8A*>(dst);
+  for (int64_t k = 0; k < n / 32; ++k) quant_block32(x + 32 * k, y[k].qs, &y[k].d, &y[k].sum);
+}
+
+// Q8_K exactly as the reference: scale from the signed value of largest magnitude (its first
+// occurrence), -127/max, round to nearest even, clamp at 127, sums of 16.
+QS_TARGET void quant_act_q8k(const float* x, void* dst, int64_t n) {
+  auto* y = static_cast<block_q8_K*>(dst);
+  for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
+    __m512 am = _mm512_setzero_ps();
+    for (int j = 0; j < QK_K; j += 16) am = _mm512_max_ps(am, _mm512_abs_ps(_mm512_loadu_ps(x + j)));
+    const float amax = _mm512_reduce_max_ps(am);
+    if (amax == 0.f) {
+      std::memset(&y[i], 0, sizeof(block_q8_K));
+      continue;
+    }
+    float max = 0.f;
+    for (int j = 0; j < QK_K; j += 16) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_abs_ps(_mm512_loadu_ps(x + j)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) {
+        max = x[j + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.f / max;
+    const __m512 is = _mm512_set1_ps(iscale);
+    for (int j = 0; j < QK_K; j += 16) {
+      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), is)), _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + j), _mm512_cvtsepi32_epi8(q));
+      y[i].bsums[j / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
+    }
+    y[i].d = 1 / iscale;
+  }
+}
+
 }  // namespace
 
+QuantActFn quant_act_q8a_avx512() { return quant_act_q8a; }
+QuantActFn quant_act_q8k_avx512() { return quant_act_q8k; }
 QuantActFn quant_act_q8split_avx512() { return quant_act_q8split; }
 PackGroupFn pack_group_from_float_avx512() { return pack_group_from_float; }
 

@@ -1,5 +1,6 @@
 #include "kernels/repack.h"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -46,6 +47,17 @@ MatView repack(const MatView& src, uint8_t* dst) {
   m.data = dst;
   m.row_stride = rb;
   m.layout = RowLayout::Q8x16;
+  return m;
+}
+
+MatView copy_rows(const MatView& src, uint8_t* dst) {
+  const size_t bytes = static_cast<size_t>(src.rows) * src.row_stride;
+  global_pool().parallel_for(static_cast<int64_t>((bytes + (1 << 20) - 1) >> 20), [&](int64_t c0, int64_t c1, int) {
+    const size_t lo = static_cast<size_t>(c0) << 20, hi = std::min(bytes, static_cast<size_t>(c1) << 20);
+    std::memcpy(dst + lo, src.data + lo, hi - lo);
+  });
+  MatView m = src;
+  m.data = dst;
   return m;
 }
 

@@ -11,6 +11,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/cpu_features.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
 #include "model/moe.h"
@@ -46,7 +47,10 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
   std::vector<MatView*> views;
   auto add = [&](MatView& m) {
-    if (!m.empty() && repack_worthwhile(m)) views.push_back(&m);
+    // Q8_0 is repacked for the VNNI kernel; other quantized matrices are copied as they are, which
+    // still moves them from 4 KiB file pages to huge anonymous pages (fewer TLB misses when streaming).
+    if (!m.empty() && m.layout == RowLayout::File && m.type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2)
+      views.push_back(&m);
   };
   for (LayerWeights& L : weights_.layers) {
     for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
@@ -83,7 +87,8 @@ void Model::repack_weights(const LoadOptions& opt) {
   for (MatView* m : views) {
     auto it = done.find(m->data);
     if (it == done.end()) {
-      it = done.emplace(m->data, repack(*m, repacked_ + offset[m->data])).first;
+      uint8_t* dst = repacked_ + offset[m->data];
+      it = done.emplace(m->data, repack_worthwhile(*m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
       // The file's copy is no longer read: drop its pages from our resident set (whole pages only).
       const auto lo = (reinterpret_cast<uintptr_t>(m->data) + page - 1) / page * page;
       const auto hi = (reinterpret_cast<uintptr_t>(m->data) + static_cast<size_t>(m->rows) * m->row_stride) / page * page;
