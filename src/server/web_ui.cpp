@@ -118,7 +118,7 @@ async function send(text) {
   };
   controller = new AbortController();
   $("send").disabled = true; $("stop").disabled = false;
-  let content = "", reasoning = "", t0 = performance.now(), tFirst = 0, n = 0;
+  let content = "", reasoning = "", t0 = performance.now(), tFirst = 0, tAnswer = 0, n = 0;
   try {
     const r = await fetch("/v1/chat/completions", { method: "POST", headers: headers(), body: JSON.stringify(req), signal: controller.signal });
     if (!r.ok) {
@@ -151,17 +151,21 @@ async function send(text) {
             reasoning += c.delta.reasoning_content; thinkText.textContent = reasoning;
             think.style.display = ""; if (!content) think.open = true; n++;
           }
-          if (c.delta.content) { content += c.delta.content; body.textContent = content; think.open = false; n++; }
+          if (c.delta.content) {
+            if (!tAnswer) tAnswer = performance.now();
+            content += c.delta.content; body.textContent = content; think.open = false; n++;
+          }
           if (c.delta.tool_calls) body.textContent += "\n[tool calls] " + JSON.stringify(c.delta.tool_calls);
           log.scrollTop = log.scrollHeight;
         }
       }
     }
-    if (reasoning) think.querySelector("summary").textContent = "thought for " + ((tFirst ? performance.now() - tFirst : 0) / 1000).toFixed(1) + " s";
   } catch (e) {
     if (e.name === "AbortError") { stats.textContent += " (stopped)"; }
     else { const x = document.createElement("div"); x.className = "err"; x.textContent = "error: " + e.message; d.appendChild(x); }
   } finally {
+    // Also when stopped or failed mid-thought (the summary must not keep saying "thinking…").
+    if (reasoning) think.querySelector("summary").textContent = "thought for " + (((tAnswer || performance.now()) - tFirst) / 1000).toFixed(1) + " s";
     const secs = (performance.now() - t0) / 1000;
     if (n) stats.textContent += (stats.textContent ? " · " : "") + secs.toFixed(1) + " s";
     history.push({ role: "assistant", content: content });
