@@ -187,3 +187,38 @@ TEST(Kernels, ActivationQuantizersMatchScalarExactly) {
 
 }  // namespace
 }  // namespace qs
+
+namespace qs {
+namespace {
+
+// Q4_0 and Q5_0 repack into the Q8x16 groups without changing a single value.
+TEST(Kernels, Q4Q5RepackIsExact) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "repacking needs AVX-512 VNNI";
+  for (GgmlType t : {GgmlType::Q4_0, GgmlType::Q5_0}) {
+    const int64_t rows = 32, cols = 1408;
+    std::mt19937 rng(11);
+    std::normal_distribution<float> nd;
+    const size_t rb = row_bytes(t, cols);
+    std::vector<uint8_t> w(rb * rows);
+    std::vector<float> tmp(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      for (auto& v : tmp) v = nd(rng);
+      quantize_row(t, tmp.data(), w.data() + r * rb, cols);
+    }
+    const MatView file{w.data(), t, rows, cols, rb};
+    ASSERT_TRUE(repack_worthwhile(file));
+    std::vector<uint8_t> packed(repacked_size(file));
+    const MatView grouped = repack(file, packed.data());
+    EXPECT_EQ(grouped.type, GgmlType::Q8_0);
+    EXPECT_EQ(grouped.layout, RowLayout::Q8x16);
+    std::vector<float> a(cols), b(cols);
+    for (int64_t r = 0; r < rows; ++r) {
+      row_to_float(file, r, a.data());
+      row_to_float(grouped, r, b.data());
+      ASSERT_EQ(a, b) << traits(t).name << " row " << r;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace qs

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
+#include <vector>
 
 #include "kernels/cpu_features.h"
 #include "kernels/thread_pool.h"
@@ -13,10 +14,45 @@
 namespace qs {
 
 bool repack_worthwhile(const MatView& m) {
-  // The Q8x16 kernel needs VNNI's unsigned×signed product and whole groups of 16 rows.
-  return m.type == GgmlType::Q8_0 && m.layout == RowLayout::File && m.rows % 16 == 0 &&
-         active_simd_level() >= SimdLevel::Avx512;
+  // The Q8x16 kernel needs VNNI's unsigned×signed product and whole groups of 16 rows. Q4_0 and
+  // Q5_0 convert into it exactly (their values d·(q−8) and d·(q−16) are Q8_0 values with the same
+  // scale): more bytes, but their own kernels were 4x slower than memory on this class of CPU.
+  const bool type_ok = m.type == GgmlType::Q8_0 || m.type == GgmlType::Q5_0 || m.type == GgmlType::Q4_0;
+  return type_ok && m.layout == RowLayout::File && m.rows % 16 == 0 && active_simd_level() >= SimdLevel::Avx512;
 }
+
+size_t repacked_size(const MatView& m) {
+  return repack_worthwhile(m) ? static_cast<size_t>(m.rows) * row_bytes(GgmlType::Q8_0, m.cols)
+                              : static_cast<size_t>(m.rows) * m.row_stride;
+}
+
+namespace {
+
+// One Q4_0 / Q5_0 row as Q8_0 blocks, exactly.
+void row_to_q8_0(GgmlType t, const uint8_t* src, int64_t cols, block_q8_0* out) {
+  for (int64_t k = 0; k < cols / 32; ++k) {
+    int8_t* q = out[k].qs;
+    if (t == GgmlType::Q4_0) {
+      const auto* b = reinterpret_cast<const block_q4_0*>(src) + k;
+      out[k].d = b->d;
+      for (int i = 0; i < 16; ++i) {
+        q[i] = static_cast<int8_t>((b->qs[i] & 0xF) - 8);
+        q[i + 16] = static_cast<int8_t>((b->qs[i] >> 4) - 8);
+      }
+    } else {
+      const auto* b = reinterpret_cast<const block_q5_0*>(src) + k;
+      uint32_t qh;
+      std::memcpy(&qh, b->qh, 4);
+      out[k].d = b->d;
+      for (int i = 0; i < 16; ++i) {
+        q[i] = static_cast<int8_t>(((b->qs[i] & 0xF) | (((qh >> i) & 1) << 4)) - 16);
+        q[i + 16] = static_cast<int8_t>(((b->qs[i] >> 4) | (((qh >> (i + 16)) & 1) << 4)) - 16);
+      }
+    }
+  }
+}
+
+}  // namespace
 
 void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, uint8_t* grp) {
   const int64_t nb = cols / 32;
@@ -37,13 +73,22 @@ void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, u
 }
 
 MatView repack(const MatView& src, uint8_t* dst) {
-  if (src.type != GgmlType::Q8_0 || src.layout != RowLayout::File || src.rows % 16 != 0)
-    throw std::invalid_argument("repack: only Q8_0 matrices with a multiple of 16 rows");
-  const size_t rb = row_bytes(src.type, src.cols);
+  if (!repack_worthwhile(src)) throw std::invalid_argument("repack: only Q8_0/Q5_0/Q4_0 matrices with a multiple of 16 rows");
+  const size_t rb = row_bytes(GgmlType::Q8_0, src.cols);
   global_pool().parallel_for(src.rows / 16, [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) pack_q8x16_group(src.row(16 * g), src.row_stride, src.cols, dst + static_cast<size_t>(g) * 16 * rb);
+    std::vector<block_q8_0> conv(src.type == GgmlType::Q8_0 ? 0 : static_cast<size_t>(16 * src.cols / 32));
+    for (int64_t g = g0; g < g1; ++g) {
+      uint8_t* out = dst + static_cast<size_t>(g) * 16 * rb;
+      if (src.type == GgmlType::Q8_0) {
+        pack_q8x16_group(src.row(16 * g), src.row_stride, src.cols, out);
+        continue;
+      }
+      for (int r = 0; r < 16; ++r) row_to_q8_0(src.type, src.row(16 * g + r), src.cols, conv.data() + r * (src.cols / 32));
+      pack_q8x16_group(reinterpret_cast<const uint8_t*>(conv.data()), rb, src.cols, out);
+    }
   });
   MatView m = src;
+  m.type = GgmlType::Q8_0;
   m.data = dst;
   m.row_stride = rb;
   m.layout = RowLayout::Q8x16;

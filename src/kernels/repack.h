@@ -12,6 +12,8 @@ bool repack_worthwhile(const MatView& m);
 void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, uint8_t* grp);
 // Repacks src (File layout) into dst (same byte size); returns the view of the result.
 MatView repack(const MatView& src, uint8_t* dst);
+// Bytes the matrix takes after repack (or copy_rows when repacking is not worthwhile).
+size_t repacked_size(const MatView& m);
 // Copies src unchanged into dst (same layout); returns the view of the copy.
 MatView copy_rows(const MatView& src, uint8_t* dst);
 // One row of any layout as floats (for paths that need plain values).

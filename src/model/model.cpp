@@ -70,7 +70,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   for (MatView* m : views) {
     if (offset.count(m->data)) continue;
     offset[m->data] = total;
-    total += static_cast<size_t>(m->rows) * m->row_stride;
+    total += repacked_size(*m);
   }
   size_t f16_total = 0;
   for (MatView* m : to_f16) f16_total += static_cast<size_t>(m->rows) * m->cols * 2;
@@ -97,6 +97,8 @@ void Model::repack_weights(const LoadOptions& opt) {
     const uint8_t* base = it->second.data;
     m->data = base;
     m->layout = it->second.layout;
+    m->type = it->second.type;
+    m->row_stride = it->second.row_stride;
   }
   size_t at = total - f16_total;
   for (MatView* m : to_f16) {
