@@ -5,7 +5,7 @@
 # pipeline working end to end; point qiusuo at a real DeepSeek GGUF for real answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh --no-browser
 scripts/build.sh release
 mkdir -p .work/models
 model=.work/models/synthetic-v3-tiny.gguf

