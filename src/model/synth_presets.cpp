@@ -133,8 +133,8 @@ SynthHparams qwen2_distill_1_5b() {  // DeepSeek-R1-Distill-Qwen-1.5B
   return h;
 }
 
-SynthHparams qwen2_tiny() {
-  SynthHparams h = qwen2_distill_1_5b();
+// The dense distills in miniature: a few MB, same architecture features (GQA, biases, rope kind).
+static SynthHparams shrink_dense(SynthHparams h) {
   h.n_vocab = 512;
   h.n_embd = 256;
   h.n_layer = 3;
@@ -147,6 +147,8 @@ SynthHparams qwen2_tiny() {
   h.eos_id = 1;
   return h;
 }
+
+SynthHparams qwen2_tiny() { return shrink_dense(qwen2_distill_1_5b()); }
 
 SynthHparams llama_distill_8b() {  // DeepSeek-R1-Distill-Llama-8B (Llama-3.1-8B shape)
   SynthHparams h;
@@ -168,18 +170,8 @@ SynthHparams llama_distill_8b() {  // DeepSeek-R1-Distill-Llama-8B (Llama-3.1-8B
 }
 
 SynthHparams llama_tiny() {
-  SynthHparams h = llama_distill_8b();
-  h.n_vocab = 512;
-  h.n_embd = 256;
-  h.n_layer = 3;
-  h.n_head = 4;
-  h.n_head_kv = 2;
-  h.head_dim = 64;
-  h.n_ff = 512;
-  h.n_ctx = 4096;
+  SynthHparams h = shrink_dense(llama_distill_8b());
   h.l3_orig_ctx = 512;  // so the tiny model's rope_freqs has all three regimes
-  h.bos_id = 0;
-  h.eos_id = 1;
   return h;
 }
 
