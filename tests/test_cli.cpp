@@ -86,3 +86,28 @@ TEST(Cli, BadInputFailsCleanly) {
 
 }  // namespace
 }  // namespace qs
+
+namespace qs {
+namespace {
+
+TEST(Cli, BenchJsonCarriesEveryFigure) {
+  const test::ShellResult r = test::run_shell(std::string(QIUSUO_CLI_PATH) + " bench -m " +
+                                              test::model_path("ds3-small.q8_0.gguf") + " -p 16 -n 4 -r 2 --json 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const char* key : {"pp16", "pp16_sd", "tg4", "tg4_sd", "roofline_fraction", "bandwidth_gbps", "bytes_per_token",
+                          "kv_bytes_per_token", "peak_rss_mib"})
+    EXPECT_TRUE(j.contains(key)) << key << "\n" << r.out;
+  EXPECT_GT(j["pp16"].get<double>(), 0.0);
+  EXPECT_GT(j["tg4"].get<double>(), 0.0);
+  EXPECT_GT(j["bandwidth_gbps"].get<double>(), 0.0);
+  // F16 cache: 2 bytes per cached value.
+  EXPECT_EQ(j["kv_bytes_per_token"].get<uint64_t>() % 2, 0u);
+  const test::ShellResult bad = test::run_shell(std::string(QIUSUO_CLI_PATH) + " bench -m " +
+                                                test::model_path("ds3-small.q8_0.gguf") + " -r 0 2>&1");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("-r >= 1"), std::string::npos) << bad.out;
+}
+
+}  // namespace
+}  // namespace qs
