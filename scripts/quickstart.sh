@@ -5,7 +5,7 @@
 # pipeline working end to end; point qiusuo at a real DeepSeek GGUF for real answers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --no-browser
+scripts/setup.sh --minimal
 scripts/build.sh release qiusuo_cli   # just the binary; scripts/test.sh builds the rest
 mkdir -p .work/models
 model=.work/models/synthetic-v3-tiny.gguf

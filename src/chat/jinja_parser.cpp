@@ -28,6 +28,7 @@ class Parser {
   const std::vector<Token>& t_;
   size_t i_ = 0;
   int depth_ = 0;
+  int height_ = 0;  // depth_ plus the levels added by left-deep loops (see ChainGuard)
   int loop_depth_ = 0;
   std::vector<MacroDef*> macros_;  // macros being parsed, to note varargs/kwargs use
   struct OpenBlock {
@@ -40,9 +41,28 @@ class Parser {
   struct DepthGuard {
     Parser& p;
     DepthGuard(Parser& parser, SourcePos pos) : p(parser) {
+      ++p.height_;
       if (++p.depth_ > kMaxNesting) throw Error("template nested too deeply (limit " + std::to_string(kMaxNesting) + ")", pos);
     }
-    ~DepthGuard() { --p.depth_; }
+    ~DepthGuard() {
+      --p.depth_;
+      --p.height_;
+    }
+  };
+  // Loops that build left-deep trees (a.b.c, a + b + c, f()(), x is t is u, ...) add one level of
+  // height per iteration without recursing here, but the evaluator (and the destructor) recurse per
+  // level. Each iteration adds to height_ (limit kMaxChainHeight) until the loop ends.
+  static constexpr int kMaxChainHeight = 1024;
+  struct ChainGuard {
+    Parser& p;
+    int n = 0;
+    explicit ChainGuard(Parser& parser) : p(parser) {}
+    void grow(SourcePos pos) {
+      ++n;
+      if (++p.height_ > kMaxChainHeight)
+        throw Error("expression nested too deeply (limit " + std::to_string(kMaxChainHeight) + ")", pos);
+    }
+    ~ChainGuard() { p.height_ -= n; }
   };
 
   const Token& cur() const { return t_[i_]; }
@@ -361,7 +381,9 @@ class Parser {
   ExprPtr parse_condexpr() {
     DepthGuard g(*this, cur().pos);
     ExprPtr e = parse_or();
+    ChainGuard chain(*this);
     while (is_name("if")) {
+      chain.grow(cur().pos);
       const SourcePos pos = next().pos;
       auto c = make(ExprKind::CondExpr, pos);
       ExprPtr test = parse_or();
@@ -384,7 +406,9 @@ class Parser {
 
   ExprPtr parse_or() {
     ExprPtr e = parse_and();
+    ChainGuard chain(*this);
     while (is_name("or")) {
+      chain.grow(cur().pos);
       const SourcePos pos = next().pos;
       e = binary(ExprKind::Or, std::move(e), parse_and(), pos);
     }
@@ -393,7 +417,9 @@ class Parser {
 
   ExprPtr parse_and() {
     ExprPtr e = parse_not();
+    ChainGuard chain(*this);
     while (is_name("and")) {
+      chain.grow(cur().pos);
       const SourcePos pos = next().pos;
       e = binary(ExprKind::And, std::move(e), parse_not(), pos);
     }
@@ -442,7 +468,9 @@ class Parser {
 
   ExprPtr parse_math1() {
     ExprPtr e = parse_concat();
+    ChainGuard chain(*this);
     while (is_op("+") || is_op("-")) {
+      chain.grow(cur().pos);
       const Token& op = next();
       e = binary(ExprKind::Binary, std::move(e), parse_concat(), op.pos, op.text);
     }
@@ -461,7 +489,9 @@ class Parser {
 
   ExprPtr parse_math2() {
     ExprPtr e = parse_pow();
+    ChainGuard chain(*this);
     while (is_op("*") || is_op("/") || is_op("//") || is_op("%")) {
+      chain.grow(cur().pos);
       const Token& op = next();
       e = binary(ExprKind::Binary, std::move(e), parse_pow(), op.pos, op.text);
     }
@@ -470,7 +500,9 @@ class Parser {
 
   ExprPtr parse_pow() {
     ExprPtr e = parse_unary(true);
+    ChainGuard chain(*this);
     while (is_op("**")) {  // left-associative in jinja2, unlike Python
+      chain.grow(cur().pos);
       const Token& op = next();
       e = binary(ExprKind::Binary, std::move(e), parse_unary(true), op.pos, op.text);
     }
@@ -560,7 +592,9 @@ class Parser {
   }
 
   ExprPtr parse_postfix(ExprPtr e) {
+    ChainGuard chain(*this);
     while (true) {
+      chain.grow(cur().pos);
       if (is_op(".")) {
         const SourcePos pos = next().pos;
         if (cur().type == Tok::Name) {
@@ -649,7 +683,9 @@ class Parser {
 
   // "| f | g(x)"; with obj null the chain is applied later to a block's output.
   ExprPtr parse_filter_chain(ExprPtr obj, bool start_inline = false) {
+    ChainGuard chain(*this);
     while (is_op("|") || start_inline) {
+      chain.grow(cur().pos);
       if (!start_inline) next();
       start_inline = false;
       const SourcePos pos = cur().pos;
@@ -663,7 +699,9 @@ class Parser {
   }
 
   ExprPtr parse_filter_expr(ExprPtr e) {
+    ChainGuard chain(*this);
     while (true) {
+      chain.grow(cur().pos);
       if (is_op("|")) {
         e = parse_filter_chain(std::move(e));
       } else if (is_name("is")) {
