@@ -186,6 +186,39 @@ TEST(GgufReader, RejectsBadValues) {
   expect_error(e, "empty metadata key");
 }
 
+TEST(GgufReader, RejectsInvalidUtf8Strings) {
+  const std::vector<std::string> bad = {"\xff", "a\x80", "\xc0\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80", "ab\xe4\xb8"};
+  for (const std::string& s : bad) {
+    Bytes k = header(0, 1);
+    k.str(s).put<uint32_t>(4).put<uint32_t>(1);
+    expect_error(k, "not valid UTF-8");
+    Bytes v = header(0, 1);
+    v.str("general.name").put<uint32_t>(8).str(s);
+    expect_error(v, "not valid UTF-8");
+    Bytes a = header(0, 1);
+    a.str("tokenizer.ggml.tokens").put<uint32_t>(9).put<uint32_t>(8).put<uint64_t>(2).str("ok").str(s);
+    expect_error(a, "not valid UTF-8");
+  }
+  Bytes t = header(1, 0);
+  t.str("w\xfe").put<uint32_t>(1).put<uint64_t>(4).put<uint32_t>(0).put<uint64_t>(0);
+  t.pad_to(32);
+  t.b.resize(t.b.size() + 16, 0);
+  expect_error(t, "not valid UTF-8");
+  // Well-formed multi-byte text (Chinese, U+10FFFF, the DeepSeek "▁" marker) is accepted.
+  Bytes ok = header(0, 1);
+  ok.str("general.name").put<uint32_t>(8).str("求索\xf4\x8f\xbf\xbf\xe2\x96\x81");
+  EXPECT_EQ(parse(ok)->get_string("general.name")->size(), 13u);
+}
+
+TEST(GgufReader, BoundsTheMemoryMetadataTakes) {
+  // 6M one-byte array elements: a 6 MB file whose parsed form would take over half a GiB.
+  Bytes x = header(0, 1);
+  const uint64_t n = 6u << 20;
+  x.str("k").put<uint32_t>(9).put<uint32_t>(0).put<uint64_t>(n);
+  x.b.resize(x.b.size() + n, 1);
+  expect_error(x, "MiB of memory");
+}
+
 Bytes one_tensor(uint32_t n_dims, std::vector<uint64_t> dims, uint32_t type, uint64_t offset, size_t data_bytes) {
   Bytes x = header(1, 0);
   x.str("t").put<uint32_t>(n_dims);

@@ -13,7 +13,11 @@ namespace qs::cli {
 namespace {
 
 void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
-  auto m = Model::load(path);
+  // info describes any file, even one too large to run here: no repacking, no memory refusal.
+  LoadOptions opt;
+  opt.repack = LoadOptions::Repack::Off;
+  opt.check_memory = false;
+  auto m = Model::load(path, opt);
   const ModelConfig& c = m->config();
   const auto& f = m->file();
   std::printf("file:            %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f.version(), f.file_size() / 1048576.0);
@@ -61,6 +65,11 @@ void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   const double resident = static_cast<double>(m->weight_bytes()) + static_cast<double>(kv_per_token) * n_ctx;
   std::printf("resident memory: %.1f MiB (weights %.1f MiB + kv for %d tokens)\n", resident / 1048576.0,
               m->weight_bytes() / 1048576.0, n_ctx);
+  const MemoryLimit lim = memory_limit();
+  if (lim.bytes > 0)
+    std::printf("memory limit:    %s (%s)%s\n", format_bytes(lim.bytes).c_str(), lim.source.c_str(),
+                resident > static_cast<double>(lim.bytes) ? ": does NOT fit; loading will be refused without --no-mem-check"
+                                                          : "");
 }
 
 }  // namespace

@@ -3,11 +3,17 @@
 #include <exception>
 
 #include "cli/commands.h"
+#include "engine/memory_budget.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"qiusuo (求索): runs DeepSeek-family models on your own hardware"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "qiusuo 0.1.0");
+  // Accepted before or after the verb (fallthrough): it applies to whatever the verb loads.
+  app.fallthrough();
+  app.add_flag_callback("--no-mem-check", [] { qs::disable_memory_checks(); },
+                        "load models and allocate caches even when they exceed the memory limit "
+                        "(MemTotal, cgroup, QIUSUO_MEMORY_LIMIT_MIB)");
   qs::cli::register_info(app);
   qs::cli::register_logits(app);
   qs::cli::register_generate(app);

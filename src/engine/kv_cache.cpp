@@ -21,6 +21,12 @@ bool KvCache::supported(GgmlType t, const ModelConfig& c) {
   }
 }
 
+size_t KvCache::bytes_per_token(const ModelConfig& c, GgmlType t) {
+  const size_t per_layer = c.is_mla() ? row_bytes(t, c.kv_lora_rank + c.qk_rope)
+                                      : row_bytes(t, c.n_head_kv * c.head_dim_k) + row_bytes(t, c.n_head_kv * c.head_dim_v);
+  return static_cast<size_t>(c.n_layer) * per_layer;
+}
+
 KvCache::KvCache(const ModelConfig& c, int n_ctx, GgmlType type) : type_(type), n_layer_(c.n_layer), n_ctx_(n_ctx) {
   if (n_ctx <= 0) throw std::invalid_argument("context size must be positive");
   if (!supported(type, c))

@@ -37,6 +37,9 @@ class KvCache {
   size_t bytes_per_token_layer() const { return row_bytes(type_, k_row_) + (v_row_ ? row_bytes(type_, v_row_) : 0); }
   size_t bytes_per_token() const { return static_cast<size_t>(n_layer_) * bytes_per_token_layer(); }
 
+  // What one token costs across all layers, without building a cache (memory planning).
+  static size_t bytes_per_token(const ModelConfig& c, GgmlType t);
+
   // Cache types accepted by --cache-type, and whether a type can hold this model's rows.
   static bool supported(GgmlType t, const ModelConfig& c);
 

@@ -9,10 +9,41 @@
 #include <cerrno>
 #include <cstring>
 #include <limits>
+#include <string_view>
 
 namespace qs {
 
 namespace {
+
+// Index of the first byte that does not belong to a well-formed UTF-8 sequence (no overlongs,
+// surrogates or code points past U+10FFFF), or npos.
+size_t first_invalid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const uint8_t c = p[i];
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint8_t lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else return i;
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k)
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return std::string_view::npos;
+}
 
 // Bounds-checked little-endian cursor over the mapped bytes.
 class Cursor {
@@ -24,6 +55,14 @@ class Cursor {
   [[noreturn]] void fail(const std::string& what) const {
     throw GgufError(label_ + ": " + what + " (at byte " + std::to_string(pos_) + " of " +
                     std::to_string(n_) + ")");
+  }
+  // Parsed metadata is held as GgufValue objects, far larger than their bytes on disk (an empty
+  // string is 8 bytes in the file and ~100 in memory), so their memory is budgeted separately.
+  void charge(uint64_t bytes, const std::string& key) {
+    charged_ += bytes;
+    if (charged_ > GgufFile::kMaxMetadataBytes)
+      fail("key '" + key + "': metadata would take more than " + std::to_string(GgufFile::kMaxMetadataBytes >> 20) +
+           " MiB of memory");
   }
   void need(uint64_t bytes, const char* what) const {
     if (bytes > remaining()) fail(std::string("truncated file while reading ") + what);
@@ -41,6 +80,11 @@ class Cursor {
     if (len > GgufFile::kMaxStringBytes) fail(std::string(what) + ": string length " + std::to_string(len) + " is absurd");
     need(len, what);
     std::string s(reinterpret_cast<const char*>(p_ + pos_), static_cast<size_t>(len));
+    // GGUF strings are UTF-8 by specification; names, templates and tokens flow into JSON, regexes
+    // and terminals, so a file that breaks this is refused here rather than trusted downstream.
+    if (const size_t bad = first_invalid_utf8(s); bad != std::string::npos)
+      fail(std::string(what) + ": string is not valid UTF-8 (byte " + std::to_string(bad) + " of " +
+           std::to_string(len) + ")");
     pos_ += static_cast<size_t>(len);
     return s;
   }
@@ -49,6 +93,7 @@ class Cursor {
   const uint8_t* p_;
   size_t n_;
   size_t pos_ = 0;
+  uint64_t charged_ = 0;
   const std::string& label_;
 };
 
@@ -87,7 +132,10 @@ GgufValue read_scalar(Cursor& c, GgufValueType t, const std::string& key) {
       v.b = b != 0;
       break;
     }
-    case GgufValueType::STRING: v.str = c.read_string(what.c_str()); break;
+    case GgufValueType::STRING:
+      v.str = c.read_string(what.c_str());
+      c.charge(v.str.size(), key);
+      break;
     case GgufValueType::ARRAY: c.fail("key '" + key + "': arrays of arrays are not supported");
   }
   return v;
@@ -105,6 +153,7 @@ GgufValue read_value(Cursor& c, GgufValueType t, const std::string& key) {
   // Each element takes at least scalar_size bytes, so a count beyond that is a lie.
   if (n > GgufFile::kMaxArrayElems || n > c.remaining() / scalar_size(v.elem_type))
     c.fail("key '" + key + "': array length " + std::to_string(n) + " exceeds what the file can hold");
+  c.charge(n * sizeof(GgufValue), key);
   v.arr.reserve(static_cast<size_t>(n));
   for (uint64_t k = 0; k < n; ++k) v.arr.push_back(read_scalar(c, v.elem_type, key));
   return v;

@@ -40,6 +40,8 @@ class GgufFile {
   static constexpr uint64_t kMaxStringBytes = 1u << 26;  // 64 MiB (chat templates are < 100 KiB)
   static constexpr uint64_t kMaxArrayElems = 1u << 26;
   static constexpr uint64_t kMaxDims = 4;
+  // Memory the parsed metadata may take (DeepSeek-V3's 129k-token vocabulary and merges take ~30 MiB).
+  static constexpr uint64_t kMaxMetadataBytes = uint64_t{512} << 20;
 
   static std::unique_ptr<GgufFile> open(const std::string& path);
   // Parse a buffer already in memory (tests, fuzzing). The bytes must outlive the object.

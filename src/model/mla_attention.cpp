@@ -18,6 +18,9 @@ namespace qs {
 
 namespace {
 
+// Scratch allowed for decompressed attention's per-head K and V (V3: 128 KiB per cached position).
+constexpr double kMaxDecompressedBytes = 512.0 * (1 << 20);
+
 // W_UKᵀ·q_nope for one head (the "absorbed" query in latent space), whatever the storage layout.
 void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const float* q_nope, float* q_lat) {
   const MatView uk = w.uk(h, c);
@@ -134,7 +137,11 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
     MlaMode m = mode;
     // Absorbed costs more arithmetic per (query, key) pair but needs no per-key decompression;
     // it wins unless many queries share the same keys.
+    // Decompression also materialises K and V for every cached position, so past a scratch budget
+    // (a long context behind a prefill chunk) the absorbed form is used whatever the mode asked.
+    const double decompressed_bytes = 4.0 * (sp.pos0 + sp.count) * H * (dn + dv);
     if (m == MlaMode::Auto) m = sp.count >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
+    if (decompressed_bytes > kMaxDecompressedBytes) m = MlaMode::Absorbed;
     const float* q = &Q[static_cast<size_t>(sp.start) * H * dqk];
     float* o = &O[static_cast<size_t>(sp.start) * H * dv];
     if (m == MlaMode::Absorbed) attend_absorbed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);

@@ -118,18 +118,44 @@ void Model::repack_weights(const LoadOptions& opt) {
 
 std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f, const LoadOptions& opt) {
   std::unique_ptr<Model> m(new Model());
-  m->config_ = load_config(*f);
-  m->weights_ = bind_weights(*f, m->config_);
-  m->config_.n_vocab = static_cast<int>(m->weights_.tok_embd.rows);
-  m->rope_ = std::make_unique<Rope>(m->config_, m->weights_.rope_freqs);
+  try {
+    m->config_ = load_config(*f);
+    m->weights_ = bind_weights(*f, m->config_);
+    m->config_.n_vocab = static_cast<int>(m->weights_.tok_embd.rows);
+    m->rope_ = std::make_unique<Rope>(m->config_, m->weights_.rope_freqs);
+  } catch (const GgufError&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {  // a check below the file layer: still say which file
+    throw GgufError(f->path() + ": " + e.what());
+  }
+  if (opt.check_memory) {
+    uint64_t weights = 0;
+    for (const auto& t : f->tensors()) weights += t.nbytes;
+    // Mapped weights can page from disk, but every token reads most of them: running a model
+    // larger than RAM means reading the file again for every token, so it is refused by default.
+    require_memory(MemoryNeed().add("weights", weights), f->path());
+  }
   m->file_ = std::move(f);
   m->repack_weights(opt);
   return m;
 }
 
 std::unique_ptr<Sequence> Model::new_sequence(int n_ctx) const {
-  if (n_ctx <= 0) n_ctx = std::min(config_.n_ctx_train, 4096);
+  if (n_ctx <= 0) n_ctx = std::min(config_.n_ctx_train > 0 ? config_.n_ctx_train : 4096, 4096);
+  require_memory(memory_need(1, n_ctx), file_->path());
   return std::make_unique<Sequence>(config_, n_ctx, cache_type_);
+}
+
+uint64_t Model::kv_bytes_per_token() const { return KvCache::bytes_per_token(config_, cache_type_); }
+
+MemoryNeed Model::memory_need(int n_seq, int n_ctx) const {
+  MemoryNeed need;
+  need.add("weights", weight_bytes());
+  const uint64_t seqs = static_cast<uint64_t>(std::max(n_seq, 0)), ctx = static_cast<uint64_t>(std::max(n_ctx, 0));
+  need.add("KV cache (" + std::to_string(seqs) + " × " + std::to_string(ctx) + " tokens)", seqs * ctx * kv_bytes_per_token());
+  return need;
 }
 
 void Model::set_cache_type(GgmlType t) {
@@ -162,15 +188,29 @@ uint64_t Model::active_bytes_per_token() const {
 }
 
 void Model::forward(Sequence& seq, const int32_t* tokens, int n, float* logits, bool all_logits) const {
-  std::vector<BatchToken> batch(static_cast<size_t>(std::max(n, 0)));
-  for (int t = 0; t < n; ++t) batch[t] = {&seq, tokens[t], logits != nullptr && (all_logits || t == n - 1)};
-  forward_batch(batch, logits);
+  if (n > 0 && seq.n_past + static_cast<int64_t>(n) > seq.cache.capacity())
+    throw std::out_of_range("context full: " + std::to_string(seq.n_past) + " + " + std::to_string(n) +
+                            " tokens exceed the context of " + std::to_string(seq.cache.capacity()));
+  // Chunked: the same results as one pass (tested), with scratch bounded by kMaxBatchTokens.
+  for (int t0 = 0; t0 < n; t0 += kMaxBatchTokens) {
+    const int m = std::min(kMaxBatchTokens, n - t0);
+    std::vector<BatchToken> batch(static_cast<size_t>(m));
+    for (int t = 0; t < m; ++t)
+      batch[t] = {&seq, tokens[t0 + t], logits != nullptr && (all_logits || t0 + t == n - 1)};
+    float* out = logits == nullptr ? nullptr : all_logits ? logits + static_cast<size_t>(t0) * config_.n_vocab : logits;
+    forward_batch(batch, out);
+  }
 }
 
 void Model::forward_batch(const std::vector<BatchToken>& batch, float* logits) const {
   const ModelConfig& c = config_;
   const int n = static_cast<int>(batch.size());
   if (n == 0) return;
+  // Scratch grows with the batch (activations, MoE routing, attention); callers chunk (forward() and
+  // the server's --batch-tokens), and this bound keeps a mistaken caller from allocating without limit.
+  if (n > 8 * kMaxBatchTokens)
+    throw std::invalid_argument("a forward pass takes at most " + std::to_string(8 * kMaxBatchTokens) + " tokens, got " +
+                                std::to_string(n));
 
   // Split the batch into one span per sequence, checking everything before any state changes.
   std::vector<SeqSpan> spans;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "engine/kv_cache.h"
+#include "engine/memory_budget.h"
 #include "gguf/gguf_file.h"
 #include "model/attention.h"
 #include "model/config.h"
@@ -18,6 +19,8 @@ struct LoadOptions {
   // Rearrange weights at load into the SIMD kernels' faster layouts (a copy in anonymous memory).
   // Auto: only when the copy fits comfortably in available RAM; otherwise weights stay mmapped.
   enum class Repack { Auto, On, Off } repack = Repack::Auto;
+  // Refuse (ResourceError) when the weights alone exceed the machine's memory limit.
+  bool check_memory = true;
 };
 
 class Model {
@@ -33,8 +36,16 @@ class Model {
   int n_vocab() const { return config_.n_vocab; }
 
   // A fresh sequence with room for n_ctx positions (0: min(training context, 4096)), its cache in
-  // the model's cache type (F16 unless set_cache_type chose another).
+  // the model's cache type (F16 unless set_cache_type chose another). Throws ResourceError when
+  // the weights and this cache would not fit in memory (see engine/memory_budget.h).
   std::unique_ptr<Sequence> new_sequence(int n_ctx = 0) const;
+  uint64_t kv_bytes_per_token() const;  // in the current cache type
+  // What serving n_seq sequences of n_ctx positions holds resident: weights and KV caches.
+  MemoryNeed memory_need(int n_seq, int n_ctx) const;
+
+  // Longest run of tokens one forward pass evaluates; forward() splits longer inputs into chunks
+  // of this size so scratch memory stays bounded whatever the prompt length.
+  static constexpr int kMaxBatchTokens = 512;
   void set_cache_type(GgmlType t);
   GgmlType cache_type() const { return cache_type_; }
 

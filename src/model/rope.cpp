@@ -33,7 +33,7 @@ Rope::Rope(const ModelConfig& c, const std::vector<float>& freq_factors) : n_rot
     if (static_cast<int>(freq_factors.size()) != n_rot_ / 2)
       throw std::runtime_error("rope_freqs has " + std::to_string(freq_factors.size()) + " values, expected " + std::to_string(n_rot_ / 2));
     for (int i = 0; i < n_rot_ / 2; ++i) {
-      if (!(freq_factors[i] > 0.f)) throw std::runtime_error("rope_freqs contains a non-positive factor");
+      if (!(freq_factors[i] > 0.f)) throw std::invalid_argument("rope_freqs contains a non-positive factor");
       theta_[i] /= freq_factors[i];
     }
   }

@@ -11,6 +11,7 @@
 #include <mutex>
 #include <sstream>
 
+#include "engine/memory_budget.h"
 #include "server/routes_openai.h"
 #include "server/web_ui.h"
 
@@ -180,6 +181,10 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   }
 
   if (ctx.opt.ctx_size <= 0) ctx.opt.ctx_size = std::min(model->config().n_ctx_train > 0 ? model->config().n_ctx_train : 4096, 4096);
+  // Every slot's KV cache and the prefix store are allocated or may fill up: check them all up front.
+  require_memory(model->memory_need(ctx.opt.parallel, ctx.opt.ctx_size)
+                     .add("prefix cache (--cache-mib)", static_cast<uint64_t>(ctx.opt.cache_mib) << 20),
+                 model->file().path());
   ctx.limits.n_vocab = model->n_vocab();
   ctx.limits.n_ctx = ctx.opt.ctx_size;
   if (!ctx.opt.alias.empty()) ctx.model_id = ctx.opt.alias;
@@ -207,6 +212,9 @@ HttpServer::HttpServer(ServerOptions opt) {
   if (ctx_.opt.parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
   if (ctx_.opt.max_queue < 0) throw std::invalid_argument("--max-queue must be >= 0");
   if (ctx_.opt.timeout_s < 1) throw std::invalid_argument("--timeout must be at least 1 second");
+  if (ctx_.opt.step_tokens < 1 || ctx_.opt.step_tokens > 4 * Model::kMaxBatchTokens)
+    throw std::invalid_argument("--batch-tokens must be between 1 and " + std::to_string(4 * Model::kMaxBatchTokens));
+  if (ctx_.opt.ctx_size > (1 << 20)) throw std::invalid_argument("--ctx-size may be at most 1048576");
   http_ = std::make_unique<httplib::Server>();
   setup_routes();
 }
