@@ -379,10 +379,10 @@ TEST(Synth, MlaLayoutsDeriveFromTheSameKvB) {
   TempDir dir;
   SynthOptions o = tiny("deepseek2", dir.file("ik.gguf"));
   o.type = GgmlType::F32;
-  o.mla_layout = MlaLayout::Ik;
+  o.mla_layout = MlaFileLayout::Ik;
   write_synthetic_model(o);
   o.output = dir.file("main.gguf");
-  o.mla_layout = MlaLayout::Mainline;
+  o.mla_layout = MlaFileLayout::Mainline;
   write_synthetic_model(o);
   auto ik = GgufFile::open(dir.file("ik.gguf"));
   auto ml = GgufFile::open(dir.file("main.gguf"));

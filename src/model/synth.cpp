@@ -32,10 +32,10 @@ GgmlType synth_type_from_name(const std::string& name) {
   throw std::runtime_error("unknown weight type '" + name + "' (valid: " + synth_type_names() + ")");
 }
 
-MlaLayout mla_layout_from_name(const std::string& name) {
-  if (name == "legacy") return MlaLayout::Legacy;
-  if (name == "ik") return MlaLayout::Ik;
-  if (name == "mainline") return MlaLayout::Mainline;
+MlaFileLayout mla_layout_from_name(const std::string& name) {
+  if (name == "legacy") return MlaFileLayout::Legacy;
+  if (name == "ik") return MlaFileLayout::Ik;
+  if (name == "mainline") return MlaFileLayout::Mainline;
   throw std::runtime_error("unknown MLA layout '" + name + "' (valid: legacy, ik, mainline)");
 }
 

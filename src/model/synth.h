@@ -11,8 +11,8 @@ namespace qs {
 
 // How deepseek2 MLA attention is stored (doc §4.3): legacy = attn_kv_b only; ik = attn_kv_b plus 2-D
 // attn_k_b/attn_v_b; mainline = 3-D attn_k_b/attn_v_b only, head_count_kv 1 and the *_mla keys.
-enum class MlaLayout { Legacy, Ik, Mainline };
-MlaLayout mla_layout_from_name(const std::string& name);  // throws listing the valid names
+enum class MlaFileLayout { Legacy, Ik, Mainline };
+MlaFileLayout mla_layout_from_name(const std::string& name);  // throws listing the valid names
 
 struct SynthOptions {
   std::string arch = "deepseek2";
@@ -22,7 +22,7 @@ struct SynthOptions {
   uint64_t seed = 42;
   std::string tokenizer_json;        // Hugging Face tokenizer.json; empty: a synthetic byte vocabulary
   std::string tokenizer_pre;         // overrides the detected tokenizer.ggml.pre
-  MlaLayout mla_layout = MlaLayout::Legacy;
+  MlaFileLayout mla_layout = MlaFileLayout::Legacy;
   int threads = 0;                   // 0: all cores (QIUSUO_THREADS)
   std::string output;
 };

@@ -69,9 +69,9 @@ class Planner {
     // attn_k_b / attn_v_b are views of the same kv_b values, whether or not kv_b itself is written.
     const std::string kvb = b + "attn_kv_b.weight";
     const float kvb_sigma = SynthScales::kLinear / std::sqrt(static_cast<float>(dc));
-    if (opt_.mla_layout != MlaLayout::Mainline) weight(kvb, {dc, H * (dn + dv)}, SynthScales::kLinear);
-    if (opt_.mla_layout != MlaLayout::Legacy) {
-      const bool ik = opt_.mla_layout == MlaLayout::Ik;
+    if (opt_.mla_layout != MlaFileLayout::Mainline) weight(kvb, {dc, H * (dn + dv)}, SynthScales::kLinear);
+    if (opt_.mla_layout != MlaFileLayout::Legacy) {
+      const bool ik = opt_.mla_layout == MlaFileLayout::Ik;
       // Configure each tensor before the next push_back can move it.
       auto derived = [&](const std::string& name, std::vector<int64_t> ne, Fill fill) {
         TensorPlan& t = weight(name, std::move(ne), SynthScales::kLinear);
@@ -183,7 +183,7 @@ void arch_metadata(const SynthOptions& opt, const SynthHparams& hp, ModelPlan* p
     }
     return;
   }
-  const bool mainline = opt.mla_layout == MlaLayout::Mainline;
+  const bool mainline = opt.mla_layout == MlaFileLayout::Mainline;
   u32("attention.head_count_kv", mainline ? 1 : hp.n_head);
   f32("rope.freq_base", hp.rope_theta);
   f32("attention.layer_norm_rms_epsilon", hp.rms_eps);
@@ -232,7 +232,7 @@ ModelPlan plan_model(const SynthOptions& opt) {
   if (opt.n_layers < 0) throw std::runtime_error("--layers must be positive");
   if (opt.n_layers > 0) hp.n_layer = opt.n_layers;
   hp.n_leading_dense = std::min(hp.n_leading_dense, hp.n_layer);
-  if (opt.mla_layout != MlaLayout::Legacy && hp.arch != "deepseek2")
+  if (opt.mla_layout != MlaFileLayout::Legacy && hp.arch != "deepseek2")
     throw std::runtime_error("--mla-layout applies to deepseek2 only");
 
   SynthVocab vocab = opt.tokenizer_json.empty()
