@@ -1,5 +1,5 @@
-// Fuzzes the GGUF reader and, when the bytes parse, the model loader (config + weight binding) and one
-// forward step on token 0 for small models. Expected failures are GgufError (and the std::exception
+// Fuzzes the GGUF reader and, when the bytes parse, the model loader (config + weight binding), the
+// tokenizer and chat template the file carries, and one forward step on token 0 for small models. Expected failures are GgufError (and the std::exception
 // subclasses the loader documents); anything else escaping, a crash or a sanitizer report is a finding.
 #include <algorithm>
 #include <cstdint>
@@ -10,8 +10,11 @@
 #include <stdexcept>
 #include <vector>
 
+#include "chat/chat_template.h"
+#include "chat/jinja_error.h"
 #include "gguf/gguf_file.h"
 #include "model/model.h"
+#include "tokenizer/tokenizer.h"
 
 static bool g_verbose = false;  // QIUSUO_FUZZ_VERBOSE=1: say how far each input got (seed checks)
 
@@ -48,6 +51,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return rejected("load", e);
   } catch (const std::out_of_range& e) {
     return rejected("load", e);
+  }
+
+  // What `qiusuo run` and `serve` build next from the file: its tokenizer and its chat template.
+  try {
+    if (m->file().find("tokenizer.ggml.tokens")) {
+      const qs::Tokenizer tok = qs::Tokenizer::from_gguf(m->file());
+      const auto ids = tok.encode("Hello 世界 <think>", tok.add_bos(), /*parse_special=*/true);
+      (void)tok.decode(ids);
+    }
+  } catch (const qs::TokenizerError& e) {
+    return rejected("tokenizer", e);
+  }
+  try {
+    if (auto t = m->file().get_string("tokenizer.chat_template"); t && t->size() < 65536) qs::ChatTemplate tmpl(*t);
+  } catch (const qs::jinja::Error& e) {
+    return rejected("chat template", e);
   }
 
   // Bound the work: only tiny models get a forward step.
