@@ -1,5 +1,5 @@
 // Fuzzes the server's request validation: arbitrary bytes as a request body, parsed as the server does
-// (json::parse without exceptions), then through every parse_*_request. ApiError is the expected
+// (parse_request_json: depth check, then json::parse without exceptions), then through every parse_*_request. ApiError is the expected
 // failure; anything else escaping is a finding (the server would answer 500 or die).
 #include <cmath>
 #include <cstdint>
@@ -25,8 +25,12 @@ static void check_gen(const qs::server::GenParams& g, const qs::server::RequestL
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size > 256 * 1024) return 0;
   const std::string body_text(reinterpret_cast<const char*>(data), size);
-  json body = json::parse(body_text, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) return 0;
+  json body;
+  try {
+    body = qs::server::parse_request_json(body_text);
+  } catch (const qs::server::ApiError&) {
+    return 0;
+  }
 
   qs::server::RequestLimits lim;
   lim.n_vocab = 1000;

@@ -399,4 +399,28 @@ std::vector<int32_t> parse_detokenize_request(const json& body, int n_vocab) {
   return ids;
 }
 
+json parse_request_json(std::string_view body) {
+  if (body.empty()) throw bad_request("the request body is empty; a JSON object is expected");
+  // Nesting depth outside strings, in one pass before parsing.
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < body.size(); ++i) {
+    const char c = body[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxJsonDepth)
+        throw bad_request("the request body is nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw bad_request("the request body is not valid JSON");
+  return j;
+}
+
 }  // namespace qs::server

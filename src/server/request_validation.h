@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -57,6 +58,12 @@ struct CompletionRequest {
   std::optional<std::string> suffix;   // FIM
   bool echo = false;
 };
+
+// A request body as JSON: 400 when it is empty, not JSON, or nested deeper than kMaxJsonDepth (nlohmann
+// parses iteratively but dumps and compares recursively, so a body of 4 million '[' would overflow the
+// stack later, e.g. when tool-call arguments are written back into the prompt).
+constexpr int kMaxJsonDepth = 128;
+json parse_request_json(std::string_view body);
 
 ChatRequest parse_chat_request(const json& body, const RequestLimits& lim);
 CompletionRequest parse_completion_request(const json& body, const RequestLimits& lim);
