@@ -1,7 +1,9 @@
 // qiusuo's OpenAI/DeepSeek-compatible HTTP server: cpp-httplib (one thread per connection, from
-// a pool that grows on demand up to a cap), request admission through the scheduler (429 when
-// full), API keys, Host-header checks on loopback binds, and a graceful drain on shutdown.
+// a pool that grows on demand up to a cap; each request must arrive within --read-timeout so slow
+// clients cannot hold the threads), request admission through the scheduler (429 when full), API
+// keys, Host-header checks on loopback binds, and a graceful drain on shutdown.
 #pragma once
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -45,6 +47,7 @@ class HttpServer {
   ServerContext ctx_;
   std::unique_ptr<httplib::Server> http_;
   std::thread listener_;
+  std::atomic<bool> listener_done_{false};
   bool stopped_ = false;
 };
 

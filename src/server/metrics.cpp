@@ -114,6 +114,9 @@ std::string Metrics::render() const {
           "Prompt tokens whose KV came from the prefix cache.");
   counter(out, "qiusuo_forward_batches_total", static_cast<double>(forward_batches.load()), "Batched forward passes.");
   counter(out, "qiusuo_forward_tokens_total", static_cast<double>(forward_tokens.load()), "Tokens evaluated in forward passes.");
+  gauge(out, "qiusuo_http_connections", static_cast<double>(http_connections.load()), "Open connections holding a server thread.");
+  counter(out, "qiusuo_http_read_timeouts_total", static_cast<double>(http_read_timeouts.load()),
+          "Connections closed because a request's headers and body did not arrive within --read-timeout.");
   rejected.render(out, "qiusuo_requests_rejected_total", "reason", "Requests refused at admission (429 queue_full, 503 draining/loading).");
   finished.render(out, "qiusuo_request_success_total", "finished_reason", "Requests that finished generating.");
   aborted.render(out, "qiusuo_requests_aborted_total", "reason", "Requests ended early.");

@@ -53,6 +53,8 @@ struct Metrics {
   std::atomic<uint64_t> prefix_cache_hits{0};     // of those, reused from cache
   std::atomic<uint64_t> forward_batches{0};
   std::atomic<uint64_t> forward_tokens{0};
+  std::atomic<int64_t> http_connections{0};     // connections holding a server thread
+  std::atomic<uint64_t> http_read_timeouts{0};  // connections closed by the request read deadline
   LabeledCounter rejected;          // reason: queue_full, draining, loading
   LabeledCounter finished;          // finished_reason: stop, length, ...
   LabeledCounter aborted;           // reason: client_disconnected, timeout, error, shutdown

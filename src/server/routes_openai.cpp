@@ -320,6 +320,12 @@ bool run_stream(Session& s, httplib::DataSink& sink) {
         sink.done();
         return true;
       }
+      // Nothing to send (queued, or a long prefill): a client that left would otherwise be
+      // noticed only at the next ping (--sse-ping, 10 s), keeping its queue place or slot.
+      if (!sink.is_writable()) {
+        s.ctx->sched->cancel(s.req);
+        return false;
+      }
       if (now - last >= ping && !write(": ping\n\n")) {
         s.ctx->sched->cancel(s.req);
         return false;
@@ -373,15 +379,15 @@ void respond(ServerContext& ctx, const std::shared_ptr<Session>& s, httplib::Res
         std::vector<GenEvent> evs;
         while (!s->finished()) {
           evs.clear();
-          if (s->req->wait_events(evs, 200ms)) {
-            s->consume(evs);
-            continue;
-          }
+          if (s->req->wait_events(evs, 200ms)) s->consume(evs);
+          if (s->finished()) break;
           const auto now = Clock::now();
           if (now > s->hard_deadline) {
             s->time_out();
             break;
           }
+          // Every second, also while tokens keep coming: the write is how a client that went
+          // away is noticed (skipping it while decoding let a generation run on to max_tokens).
           if (now - last >= 1s) {
             if (!sink.write("\n", 1)) {
               s->ctx->sched->cancel(s->req);
@@ -415,12 +421,7 @@ std::shared_ptr<Session> new_session(ServerContext& ctx, std::shared_ptr<GenRequ
 
 }  // namespace
 
-json parse_json_body(const httplib::Request& req) {
-  if (req.body.empty()) throw bad_request("the request body is empty; a JSON object is expected");
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) throw bad_request("the request body is not valid JSON");
-  return body;
-}
+json parse_json_body(const httplib::Request& req) { return parse_request_json(req.body); }
 
 void send_error(httplib::Response& res, const ApiError& e) {
   res.status = e.status();

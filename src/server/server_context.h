@@ -31,6 +31,7 @@ struct ServerOptions {
   int timeout_s = 600;              // per request, arrival to last token
   int ping_interval_s = 10;         // SSE comment pings while nothing else is sent
   int http_threads = 0;             // 0: parallel + max_queue + 16
+  int request_read_timeout_s = 20;  // a request's line, headers and body must arrive within this
   int step_tokens = 512;            // tokens per forward pass
   std::string alias;                // model id reported (default: file name)
   std::string chat_template_file;   // overrides the GGUF's template
