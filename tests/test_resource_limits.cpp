@@ -91,6 +91,15 @@ TEST(MemoryBudget, CliRefusesAndNoMemCheckOverrides) {
   EXPECT_NE(serve.out.find("prefix cache (--cache-mib) 256 MiB"), std::string::npos) << serve.out;
 }
 
+TEST(MemoryBudget, ServeRefusesUnboundedBatchAndContextFlags) {
+  for (const std::string flags : {"--batch-tokens 0", "--batch-tokens 100000", "--ctx-size 2000000"}) {
+    const auto r = test::run_shell(std::string("timeout 60 ") + QIUSUO_CLI_PATH + " serve -m " + kModel + " --port 0 " +
+                                   flags + " 2>&1");
+    EXPECT_EQ(r.status, 1) << flags << ": " << r.out;
+    EXPECT_NE(r.out.find(flags.substr(0, flags.find(' '))), std::string::npos) << flags << ": " << r.out;
+  }
+}
+
 TEST(ForwardLimits, LongPromptsRunInBoundedChunksWithTheSameResult) {
   auto m = Model::load(test::model_path("ds3-small.f16.gguf"));
   std::mt19937 rng(7);

@@ -11,17 +11,6 @@ namespace qs {
 
 namespace {
 
-uint64_t meminfo_total() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  while (in >> key >> kib) {
-    if (key == "MemTotal:") return kib * 1024;
-    in.ignore(256, '\n');
-  }
-  return 0;
-}
-
 // A cgroup file holding a byte count; "max" or absurd values (v1 reports ~2^63 when unlimited) mean none.
 uint64_t cgroup_value(const char* path) {
   std::ifstream in(path);
@@ -37,8 +26,19 @@ std::atomic<bool> g_checks_off{false};
 
 }  // namespace
 
+uint64_t meminfo_bytes(const std::string& key) {
+  std::ifstream in("/proc/meminfo");
+  std::string k;
+  uint64_t kib = 0;
+  while (in >> k >> kib) {
+    if (k == key) return kib * 1024;
+    in.ignore(256, '\n');
+  }
+  return 0;
+}
+
 MemoryLimit memory_limit() {
-  MemoryLimit lim{meminfo_total(), "MemTotal"};
+  MemoryLimit lim{meminfo_bytes("MemTotal:"), "MemTotal"};
   auto take = [&](uint64_t b, const char* src) {
     if (b > 0 && (lim.bytes == 0 || b < lim.bytes)) lim = {b, src};
   };

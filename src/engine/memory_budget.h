@@ -23,6 +23,9 @@ struct MemoryLimit {
 // QIUSUO_MEMORY_LIMIT_MIB (for tests and for users who want to keep headroom).
 MemoryLimit memory_limit();
 
+// A /proc/meminfo field in bytes ("MemTotal:", "MemAvailable:"), 0 when absent.
+uint64_t meminfo_bytes(const std::string& key);
+
 // QIUSUO_NO_MEM_CHECK=1 turns every check off (the CLI's --no-mem-check sets it).
 bool memory_checks_enabled();
 void disable_memory_checks();

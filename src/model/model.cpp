@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <stdexcept>
 
@@ -26,21 +25,6 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
 Model::~Model() {
   if (repacked_) munmap(repacked_, repacked_bytes_);
 }
-
-namespace {
-
-uint64_t available_ram_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  uint64_t kib = 0;
-  while (in >> key >> kib) {
-    if (key == "MemAvailable:") return kib * 1024;
-    in.ignore(256, '\n');
-  }
-  return 0;
-}
-
-}  // namespace
 
 void Model::repack_weights(const LoadOptions& opt) {
   if (opt.repack == LoadOptions::Repack::Off) return;
@@ -75,7 +59,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   size_t f16_total = 0;
   for (MatView* m : to_f16) f16_total += static_cast<size_t>(m->rows) * m->cols * 2;
   if (total + f16_total == 0) return;
-  if (opt.repack == LoadOptions::Repack::Auto && total + f16_total > available_ram_bytes() / 2) return;
+  if (opt.repack == LoadOptions::Repack::Auto && total + f16_total > meminfo_bytes("MemAvailable:") / 2) return;
   total += f16_total;
   void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return;  // not fatal: keep the file layout
