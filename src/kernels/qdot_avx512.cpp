@@ -295,7 +295,11 @@ QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
   const float d = amax / 127.f;
   const __m512 id = _mm512_set1_ps(d > 0.f ? 1.f / d : 0.f);
-  const __m512i qa = _mm512_cvtps_epi32(_mm512_mul_ps(a, id)), qb = _mm512_cvtps_epi32(_mm512_mul_ps(b, id));
+  // Finite inputs give lanes in [-127, 127] and the clamp changes nothing; an inf/NaN activation
+  // (a broken model) converts to INT_MIN, and the clamp keeps the sum defined and equal to the bytes.
+  const __m512i lo = _mm512_set1_epi32(-128), hi = _mm512_set1_epi32(127);
+  const __m512i qa = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(a, id)), hi), lo);
+  const __m512i qb = _mm512_max_epi32(_mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(b, id)), hi), lo);
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtsepi32_epi8(qa));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtsepi32_epi8(qb));
   *d_out = d;
@@ -361,7 +365,11 @@ QS_TARGET void quant_act_q8k(const float* x, void* dst, int64_t n) {
     const float iscale = -127.f / max;
     const __m512 is = _mm512_set1_ps(iscale);
     for (int j = 0; j < QK_K; j += 16) {
-      const __m512i q = _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), is)), _mm512_set1_epi32(127));
+      // Clamped below too: only non-finite input (INT_MIN from the conversion) reaches it, and the
+      // 16-lane sum must not overflow.
+      const __m512i q = _mm512_max_epi32(
+          _mm512_min_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(_mm512_loadu_ps(x + j), is)), _mm512_set1_epi32(127)),
+          _mm512_set1_epi32(-128));
       _mm_storeu_si128(reinterpret_cast<__m128i*>(y[i].qs + j), _mm512_cvtsepi32_epi8(q));
       y[i].bsums[j / 16] = static_cast<int16_t>(_mm512_reduce_add_epi32(q));
     }
