@@ -1,11 +1,12 @@
 // Fuzzes the HTTP boundary end to end: each input is sent as raw bytes over loopback to a live
 // in-process `qiusuo serve` (cpp-httplib's request parser, our pre-routing checks, routing, body
-// validation, generation and SSE writing on a tiny synthetic model), then the reply is read to the
-// end. A crash or sanitizer report in any server thread is a finding, and so is a server that stops
+// validation, generation and SSE writing on a tiny synthetic model), then the reply is read until the
+// server closes or goes quiet. A crash or sanitizer report in any server thread is a finding, and so is a server that stops
 // answering /health. Inputs are whole requests ("POST /v1/chat/completions HTTP/1.1\r\n..."), with
 // "$PORT" standing for the server's port (the loopback Host check wants it).
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -51,10 +52,18 @@ std::string exchange(const uint8_t* data, size_t size) {
     if (n <= 0) break;
     off += static_cast<size_t>(n);
   }
-  shutdown(fd, SHUT_WR);
+  // No half-close: the server (like httplib) treats a peer that sent EOF as gone and writes nothing.
+  // Read until the server closes, or it has been quiet for a while (keep-alive, or an incomplete
+  // request it is still waiting on: the read deadline below cuts those server-side).
   std::string reply;
   char buf[16384];
-  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0 && reply.size() < (1u << 20);) reply.append(buf, static_cast<size_t>(n));
+  while (reply.size() < (1u << 20)) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, reply.empty() ? 500 : 100) <= 0) break;
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    reply.append(buf, static_cast<size_t>(n));
+  }
   close(fd);
   return reply;
 }
@@ -92,6 +101,7 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
   o.max_queue = 4;
   o.timeout_s = 5;
   o.max_body_bytes = 64 << 10;
+  o.request_read_timeout_s = 1;  // incomplete inputs are cut quickly
   o.cache_mib = 4;
   o.chat_template_file = std::string(QIUSUO_FIXTURES_DIR) + "/chat/deepseek-v3.jinja";
   // Lives for the whole run: the fuzzer exits the process, never returns here.

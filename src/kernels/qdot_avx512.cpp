@@ -286,9 +286,6 @@ QS_TARGET void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uin
   }
 }
 
-// Rounds 16 floats (x·id) to int8 with the same rounding as the scalar path (nearest, ties to even).
-QS_TARGET inline __m128i to_i8(__m512 v) { return _mm512_cvtsepi32_epi8(_mm512_cvtps_epi32(v)); }
-
 // One block of 32 floats -> 32 int8, its scale and its sum.
 QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int32_t* sum_out) {
   const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
