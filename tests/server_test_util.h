@@ -86,13 +86,9 @@ struct HttpResult {
   httplib::Headers headers;
 };
 
-inline HttpResult http_post(int port, const std::string& path, const std::string& body, const httplib::Headers& h = {},
-                            int timeout_s = 60) {
-  httplib::Client c("127.0.0.1", port);
-  c.set_read_timeout(timeout_s, 0);
-  c.set_connection_timeout(5, 0);
+// Status, body, headers and parsed JSON of a reply; status -1 when there was none.
+inline HttpResult to_result(const httplib::Result& res) {
   HttpResult r;
-  auto res = c.Post(path.c_str(), h, body, "application/json");
   if (!res) return r;
   r.status = res->status;
   r.body = res->body;
@@ -102,18 +98,18 @@ inline HttpResult http_post(int port, const std::string& path, const std::string
   return r;
 }
 
+inline HttpResult http_post(int port, const std::string& path, const std::string& body, const httplib::Headers& h = {},
+                            int timeout_s = 60) {
+  httplib::Client c("127.0.0.1", port);
+  c.set_read_timeout(timeout_s, 0);
+  c.set_connection_timeout(5, 0);
+  return to_result(c.Post(path.c_str(), h, body, "application/json"));
+}
+
 inline HttpResult http_get(int port, const std::string& path, const httplib::Headers& h = {}) {
   httplib::Client c("127.0.0.1", port);
   c.set_read_timeout(30, 0);
-  HttpResult r;
-  auto res = c.Get(path.c_str(), h);
-  if (!res) return r;
-  r.status = res->status;
-  r.body = res->body;
-  r.headers = res->headers;
-  r.j = json::parse(r.body, nullptr, false);
-  if (r.j.is_discarded()) r.j = nullptr;
-  return r;
+  return to_result(c.Get(path.c_str(), h));
 }
 
 struct StreamResult {

@@ -114,14 +114,10 @@ std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f, const LoadO
   } catch (const std::exception& e) {  // a check below the file layer: still say which file
     throw GgufError(f->path() + ": " + e.what());
   }
-  if (opt.check_memory) {
-    uint64_t weights = 0;
-    for (const auto& t : f->tensors()) weights += t.nbytes;
-    // Mapped weights can page from disk, but every token reads most of them: running a model
-    // larger than RAM means reading the file again for every token, so it is refused by default.
-    require_memory(MemoryNeed().add("weights", weights), f->path());
-  }
   m->file_ = std::move(f);
+  // Mapped weights can page from disk, but every token reads most of them: running a model
+  // larger than RAM means reading the file again for every token, so it is refused by default.
+  if (opt.check_memory) require_memory(MemoryNeed().add("weights", m->weight_bytes()), m->file_->path());
   m->repack_weights(opt);
   return m;
 }
