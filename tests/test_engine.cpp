@@ -57,6 +57,22 @@ TEST(Engine, AbsorbedEqualsDecompressedAfterCachedPrefix) {
   }
 }
 
+// A prompt longer than the blocked attention's key chunk (256): decompressed attention folds
+// several chunks through its online softmax and must still equal absorbed attention, on both
+// on-disk MLA layouts (attn_kv_b, and attn_k_b/attn_v_b).
+TEST(Engine, AbsorbedEqualsDecompressedOverSeveralKeyChunks) {
+  for (const char* file : {"ds3-small.f16.gguf", "ds3-small-mla.f16.gguf"}) {
+    auto m = Model::load(test::model_path(file));
+    std::vector<int32_t> toks(600);
+    for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int32_t>((i * 7919 + 13) % m->n_vocab());
+    m->set_mla_mode(MlaMode::Absorbed);
+    const auto a = prefill_chunks(*m, toks, {40, 560});
+    m->set_mla_mode(MlaMode::Decompressed);
+    const auto d = prefill_chunks(*m, toks, {40, 560});
+    EXPECT_LT(test::max_abs_diff(a.data(), d.data(), a.size()), kOrderTol) << file;
+  }
+}
+
 TEST(Engine, SequencesAreIndependent) {
   const test::Golden g = test::load_golden("ds3-small.f16.gguf");
   auto m = Model::load(test::model_path("ds3-small.f16.gguf"));

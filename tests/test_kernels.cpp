@@ -222,3 +222,116 @@ TEST(Kernels, Q4Q5RepackIsExact) {
 
 }  // namespace
 }  // namespace qs
+
+#include <cstring>
+
+#include "kernels/matmul.h"
+
+namespace qs {
+namespace {
+
+// Random Q8_0 rows repacked into Q8x16 groups, and their values as floats.
+struct GroupedCase {
+  std::vector<uint8_t> file, packed;
+  MatView grouped;
+  std::vector<float> wf;
+};
+
+GroupedCase make_grouped(int64_t rows, int64_t cols, uint32_t seed) {
+  GroupedCase g;
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  const size_t stride = row_bytes(GgmlType::Q8_0, cols);
+  g.file.resize(stride * rows);
+  std::vector<float> tmp(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (auto& v : tmp) v = nd(rng) * 0.05f;
+    tmp[(r * 13) % cols] = 0.9f;
+    quantize_row(GgmlType::Q8_0, tmp.data(), g.file.data() + r * stride, cols);
+  }
+  g.packed.resize(g.file.size());
+  g.grouped = repack(MatView{g.file.data(), GgmlType::Q8_0, rows, cols, stride}, g.packed.data());
+  g.wf.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r) row_to_float(g.grouped, r, &g.wf[r * cols]);
+  return g;
+}
+
+// The AMX product equals the scalar reference up to float summation order, and the VNNI kernel bit
+// for bit (same integers, same float operations in the same order), on every token count the
+// tiling treats differently: VNNI-only batches, full tiles, padded tails and VNNI tails.
+TEST(KernelsAmx, GemmMatchesScalarAndVnni) {
+  const GemmFn amx = q8x16_gemm_amx();
+  if (!amx) GTEST_SKIP() << "AMX-INT8 not usable here";
+  for (int64_t cols : {int64_t{32}, int64_t{64}, int64_t{2048}, int64_t{1408}}) {
+    for (int64_t rows : {int64_t{16}, int64_t{32}, int64_t{48}, int64_t{80}}) {
+      const GroupedCase g = make_grouped(rows, cols, static_cast<uint32_t>(cols + rows));
+      std::mt19937 rng(static_cast<uint32_t>(cols * rows));
+      std::normal_distribution<float> nd;
+      const int64_t max_tok = 100;
+      const size_t ab = act_bytes(ActFormat::Q8_32Split, cols) + 64;  // strides past the minimum
+      const size_t out_stride = static_cast<size_t>(rows) + 3;
+      std::vector<uint8_t> act(ab * max_tok);
+      std::vector<float> xq(static_cast<size_t>(max_tok * cols));  // the activations as quantized
+      std::vector<float> x(cols);
+      for (int64_t t = 0; t < max_tok; ++t) {
+        for (auto& v : x) v = nd(rng);
+        x[(t * 7) % cols] = 6.f;
+        uint8_t* a = act.data() + t * ab;
+        quantize_act(ActFormat::Q8_32Split, x.data(), a, cols);
+        const auto* qs = reinterpret_cast<const int8_t*>(a);
+        const auto* d = reinterpret_cast<const float*>(a + cols);
+        for (int64_t i = 0; i < cols; ++i) xq[t * cols + i] = d[i / 32] * qs[i];
+      }
+      for (int64_t n_tok : {int64_t{1}, int64_t{15}, int64_t{16}, int64_t{17}, int64_t{33}, int64_t{48}, int64_t{100}}) {
+        const size_t out_size = static_cast<size_t>(n_tok) * out_stride;
+        std::vector<float> got(out_size, -1.f), ref(out_size, -1.f), vnni(out_size, -1.f);
+        amx(g.grouped.data, g.grouped.row_stride, rows, act.data(), ab, n_tok, cols, got.data(), out_stride);
+        q8x16_gemm_scalar()(g.grouped.data, g.grouped.row_stride, rows, act.data(), ab, n_tok, cols, ref.data(), out_stride);
+        q8x16_gemm_avx512()(g.grouped.data, g.grouped.row_stride, rows, act.data(), ab, n_tok, cols, vnni.data(), out_stride);
+        EXPECT_EQ(0, std::memcmp(got.data(), vnni.data(), out_size * sizeof(float)))
+            << "differs from VNNI: cols " << cols << " rows " << rows << " tokens " << n_tok;
+        for (int64_t t = 0; t < n_tok; ++t)
+          for (int64_t r = 0; r < rows; ++r) {
+            double mag = 0;
+            for (int64_t i = 0; i < cols; ++i) mag += std::fabs(g.wf[r * cols + i] * xq[t * cols + i]);
+            ASSERT_NEAR(got[t * out_stride + r], ref[t * out_stride + r], 1e-5 * mag + 1e-6)
+                << "cols " << cols << " rows " << rows << " tokens " << n_tok << " token " << t << " row " << r;
+          }
+        for (int64_t t = 0; t < n_tok; ++t)  // the padding between rows is left alone
+          for (size_t r = static_cast<size_t>(rows); r < out_stride; ++r) ASSERT_EQ(got[t * out_stride + r], -1.f);
+      }
+    }
+  }
+}
+
+// matmul() on a repacked Q8_0 matrix (the AMX kernel where usable, on both threads' share of the
+// groups) stays within the activation rounding bound of the exact float product.
+TEST(KernelsAmx, MatmulOnRepackedQ8MatchesFloat) {
+  if (active_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "repacking needs AVX-512 VNNI";
+  const int64_t rows = 96, cols = 1408, n_tok = 37;
+  const GroupedCase g = make_grouped(rows, cols, 5);
+  std::mt19937 rng(9);
+  std::normal_distribution<float> nd;
+  std::vector<float> X(static_cast<size_t>(n_tok * cols)), Y(static_cast<size_t>(n_tok * rows));
+  for (auto& v : X) v = nd(rng);
+  matmul(g.grouped, X.data(), n_tok, Y.data());
+  for (int64_t t = 0; t < n_tok; ++t)
+    for (int64_t r = 0; r < rows; ++r) {
+      double exact = 0, bound = 0, mag = 0;
+      for (int64_t b0 = 0; b0 < cols; b0 += 32) {
+        double amax = 0, wabs = 0;
+        for (int64_t i = b0; i < b0 + 32; ++i) {
+          const double w = g.wf[r * cols + i], x = X[t * cols + i];
+          exact += w * x;
+          mag += std::fabs(w * x);
+          amax = std::max(amax, std::fabs(x));
+          wabs += std::fabs(w);
+        }
+        bound += amax / 254.0 * wabs * 1.0001;  // each x moves at most half a quantization step
+      }
+      EXPECT_NEAR(Y[t * rows + r], exact, bound + 1e-5 * mag + 1e-6) << "token " << t << " row " << r;
+    }
+}
+
+}  // namespace
+}  // namespace qs

@@ -114,7 +114,7 @@ void run_bench(const BenchArgs& a) {
     nlohmann::ordered_json j;
     j["model"] = a.model;
     j["cpu"] = cpu_name();
-    j["simd"] = simd_level_name(active_simd_level());
+    j["simd"] = simd_summary();
     j["threads"] = threads;
     j["reps"] = a.reps;
     if (!pp.empty()) j[pp_key] = spp.mean, j[pp_key + "_sd"] = spp.sd;
@@ -130,7 +130,7 @@ void run_bench(const BenchArgs& a) {
     return;
   }
   std::printf("model:      %s\n", a.model.c_str());
-  std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_level_name(active_simd_level()), threads);
+  std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_summary(), threads);
   std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read\n", bw.triad_gbps, bw.read_gbps);
   std::printf("| test   |          t/s |\n|--------|--------------|\n");
   if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", pp_key.c_str(), spp.mean, spp.sd);

@@ -5,6 +5,14 @@
 #include <cstdlib>
 #include <cstring>
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+#if defined(__linux__) && defined(__x86_64__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
+
 namespace qs {
 
 namespace {
@@ -58,14 +66,49 @@ const char* simd_level_name(SimdLevel level) {
   return "?";
 }
 
-bool cpu_has_amx_int8() {
+namespace {
+
+// Structured extended features (leaf 7): EDX bit 24 AMX-TILE, bit 25 AMX-INT8. 0 where absent.
+unsigned cpuid7_edx() {
 #if defined(__x86_64__)
   unsigned a, b, c, d;
-  __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-  return (d >> 25) & 1;
+  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+  return d;
+#else
+  return 0;
+#endif
+}
+
+// Linux hands out the 8 KiB tile state only to processes that ask for it (once, for all threads).
+bool os_grants_tiles() {
+#if defined(__linux__) && defined(__x86_64__)
+  constexpr long kArchReqXcompPerm = 0x1023, kXfeatureXtiledata = 18;
+  return syscall(SYS_arch_prctl, kArchReqXcompPerm, kXfeatureXtiledata) == 0;
 #else
   return false;
 #endif
+}
+
+bool amx_available() {
+  const char* env = std::getenv("QIUSUO_AMX");
+  if (env && std::strcmp(env, "0") == 0) return false;
+  const unsigned d = cpuid7_edx();
+  const bool tile = (d >> 24) & 1, int8 = (d >> 25) & 1;
+  return tile && int8 && detected_simd_level() >= SimdLevel::Avx512 && os_grants_tiles();
+}
+
+}  // namespace
+
+bool cpu_has_amx_int8() { return (cpuid7_edx() >> 25) & 1; }
+
+bool amx_usable() {
+  static const bool available = amx_available();  // thread-safe, asked once
+  return available && active_simd_level() >= SimdLevel::Avx512;
+}
+
+const char* simd_summary() {
+  const SimdLevel level = active_simd_level();
+  return level == SimdLevel::Avx512 && amx_usable() ? "avx512-vnni+amx" : simd_level_name(level);
 }
 
 }  // namespace qs

@@ -12,5 +12,11 @@ SimdLevel active_simd_level();
 void set_simd_level(SimdLevel level);  // clamped to what the CPU supports; for tests and benchmarks
 const char* simd_level_name(SimdLevel level);
 bool cpu_has_amx_int8();
+// AMX-INT8 can run here: the CPU has AMX-TILE and AMX-INT8, the OS granted the tile state
+// (arch_prctl, asked once), the CPU runs AVX-512 (the AMX kernels' epilogues use it), the active
+// level is Avx512, and QIUSUO_AMX=0 is not set.
+bool amx_usable();
+// The active level's name, with "+amx" when the batched kernels use AMX (for reports).
+const char* simd_summary();
 
 }  // namespace qs

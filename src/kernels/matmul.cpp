@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "kernels/q4k_x16.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
@@ -84,8 +85,22 @@ void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
   global_pool().parallel_for(groups, [&](int64_t g0, int64_t g1, int) { gemm_q8x16_groups(W, act, ab, n, Y, g0, g1); });
 }
 
+// Q4Kx16 weights: the grouped Q4_K kernel over 16-row groups, every token at once (Q8_K activations).
+void matmul_q4kx16(const MatView& W, const float* X, int64_t n, float* Y) {
+  std::vector<uint8_t> buf;
+  const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_K, X, n, W.cols, n == 1 ? tl_act : buf));
+  const size_t ab = act_bytes(ActFormat::Q8_K, W.cols);
+  const GemmFn gemm = q4kx16_gemm_kernel();
+  auto groups = [&](int64_t g0, int64_t g1, int) {
+    gemm(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
+  };
+  if (n == 1 && W.rows * W.cols < 32768) return groups(0, W.rows / 16, 0);
+  global_pool().parallel_for(W.rows / 16, groups);
+}
+
 void matvec(const MatView& W, const float* x, float* y) {
   if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, x, 1, y);
+  if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, x, 1, y);
   if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
   const RowDotFn fn = row_dot_kernel(W);
   if (!fn) {
@@ -117,7 +132,12 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 // Batches of other quantized formats: convert each 16-row group to Q8x16 on the fly (one
 // dequantize + requantize per group, shared by every token of the batch), then the same kernel.
 // Requantizing a 4- or 5-bit weight to 8 bits adds ~1/30 of its own rounding error.
+// Q4Kx16 has its own grouped kernel, which beat the conversion (with the AMX GEMM) below ~200
+// tokens on a 2-core Sapphire Rapids slice; the conversion wins on larger batches.
+constexpr int64_t kQ4Kx16ConvertMinTokens = 192;
+
 bool convertible_to_q8x16(const MatView& W, int64_t n) {
+  if (W.layout == RowLayout::Q4Kx16) return n >= kQ4Kx16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
   return n >= 8 && W.layout == RowLayout::File && W.rows % 16 == 0 && W.cols % 32 == 0 &&
          W.type != GgmlType::F32 && W.type != GgmlType::F16 && W.type != GgmlType::BF16 &&
          active_simd_level() >= SimdLevel::Avx512;
@@ -129,22 +149,29 @@ void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* 
   const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
   const size_t q8_row = row_bytes(GgmlType::Q8_0, W.cols);
   const GemmFn gemm = q8x16_gemm_kernel();
-  const PackGroupFn pack = pack_group_from_float_avx512();
   global_pool().parallel_for(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
-    std::vector<float> f(static_cast<size_t>(16 * W.cols));
-    std::vector<uint8_t> grp(16 * q8_row);
     for (int64_t g = g0; g < g1; ++g) {
-      for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
-      pack(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
-      gemm(grp.data(), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
+      gemm(q8x16_group_of(W, g), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
     }
   });
+}
+
+const uint8_t* q8x16_group_of(const MatView& W, int64_t g) {
+  thread_local std::vector<float> f;
+  thread_local std::vector<uint8_t> grp;
+  f.resize(static_cast<size_t>(16 * W.cols));
+  grp.resize(16 * row_bytes(GgmlType::Q8_0, W.cols));
+  if (W.layout == RowLayout::Q4Kx16) q4kx16_group_to_float(W.row(16 * g), W.cols, f.data(), static_cast<size_t>(W.cols));
+  else for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
+  pack_group_from_float_avx512()(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
+  return grp.data();
 }
 
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (n == 1) return matvec(W, X, Y);
   if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, X, n, Y);
   if (convertible_to_q8x16(W, n)) return matmul_converted_q8x16(W, X, n, Y);
+  if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, X, n, Y);
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
   const RowDotFn fn = row_dot_kernel(W);
   if (fn) {

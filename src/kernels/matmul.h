@@ -20,4 +20,10 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out);
 // Y[t][r] = W[r] · X[t] for t < n; X rows have W.cols floats, Y rows have W.rows floats.
 void matmul(const MatView& W, const float* X, int64_t n, float* Y);
 
+// Batches of n tokens on other quantized formats run the Q8x16 kernel on 16-row groups converted
+// on the fly (one conversion shared by the whole batch) when this says so.
+bool convertible_to_q8x16(const MatView& W, int64_t n);
+// Group g (rows 16g..16g+15) of W converted to Q8x16, in a per-thread buffer valid until the next call.
+const uint8_t* q8x16_group_of(const MatView& W, int64_t g);
+
 }  // namespace qs

@@ -95,13 +95,14 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
 }
 
 RowDotFn row_dot_kernel(const MatView& w, SimdLevel level) {
-  if (w.layout == RowLayout::Q8x16) return nullptr;  // served by q8x16_gemm_kernel
+  if (w.layout != RowLayout::File) return nullptr;  // grouped layouts: q8x16_gemm_kernel, q4kx16_gemm_kernel
   return row_dot_kernel(w.type, level);
 }
 
 GemmFn q8x16_gemm_kernel(SimdLevel level) {
-  GemmFn fn = level >= SimdLevel::Avx512 ? q8x16_gemm_avx512() : nullptr;
-  return fn ? fn : q8x16_gemm_scalar();
+  if (level < SimdLevel::Avx512) return q8x16_gemm_scalar();
+  if (GemmFn amx = q8x16_gemm_amx()) return amx;
+  return q8x16_gemm_avx512();
 }
 
 RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {

@@ -52,6 +52,9 @@ GemmFn q8x16_gemm_kernel(SimdLevel level);
 inline GemmFn q8x16_gemm_kernel() { return q8x16_gemm_kernel(active_simd_level()); }
 GemmFn q8x16_gemm_scalar();
 GemmFn q8x16_gemm_avx512();
+// AMX-INT8 (gemm_amx.cpp); nullptr unless amx_usable(). Hands small batches (and a few leftover
+// tokens) to the AVX-512 kernel; q8x16_gemm_kernel picks it at the Avx512 level where usable.
+GemmFn q8x16_gemm_amx();
 
 // Fast paths of the conversions above (nullptr where the CPU lacks them): activations into
 // Q8_32Split, and 16 float rows (row_stride floats apart) into one Q8x16 group.

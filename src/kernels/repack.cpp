@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu_features.h"
+#include "kernels/q4k_x16.h"
 #include "kernels/thread_pool.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
@@ -14,6 +15,9 @@
 namespace qs {
 
 bool repack_worthwhile(const MatView& m) {
+  // Q4_K gets its own 16-row layout (its per-row kernel unpacked scales and summed lanes per row).
+  if (m.type == GgmlType::Q4_K)
+    return m.layout == RowLayout::File && m.rows % 16 == 0 && m.cols % QK_K == 0 && active_simd_level() >= SimdLevel::Avx512;
   // The Q8x16 kernel needs VNNI's unsigned×signed product and whole groups of 16 rows. Q4_0 and
   // Q5_0 convert into it exactly (their values d·(q−8) and d·(q−16) are Q8_0 values with the same
   // scale): more bytes, but their own kernels were 4x slower than memory on this class of CPU.
@@ -22,6 +26,8 @@ bool repack_worthwhile(const MatView& m) {
 }
 
 size_t repacked_size(const MatView& m) {
+  if (m.type == GgmlType::Q4_K && repack_worthwhile(m))
+    return static_cast<size_t>(m.rows) * kQ4Kx16RowBytesPerBlock * static_cast<size_t>(m.cols / QK_K);
   return repack_worthwhile(m) ? static_cast<size_t>(m.rows) * row_bytes(GgmlType::Q8_0, m.cols)
                               : static_cast<size_t>(m.rows) * m.row_stride;
 }
@@ -72,8 +78,25 @@ void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, u
   }
 }
 
+namespace {
+
+MatView repack_q4kx16(const MatView& src, uint8_t* dst) {
+  const size_t rb = kQ4Kx16RowBytesPerBlock * static_cast<size_t>(src.cols / QK_K);
+  global_pool().parallel_for(src.rows / 16, [&](int64_t g0, int64_t g1, int) {
+    for (int64_t g = g0; g < g1; ++g) pack_q4kx16_group(src.row(16 * g), src.row_stride, src.cols, dst + static_cast<size_t>(g) * 16 * rb);
+  });
+  MatView m = src;
+  m.data = dst;
+  m.row_stride = rb;
+  m.layout = RowLayout::Q4Kx16;
+  return m;
+}
+
+}  // namespace
+
 MatView repack(const MatView& src, uint8_t* dst) {
-  if (!repack_worthwhile(src)) throw std::invalid_argument("repack: only Q8_0/Q5_0/Q4_0 matrices with a multiple of 16 rows");
+  if (!repack_worthwhile(src)) throw std::invalid_argument("repack: only Q8_0/Q5_0/Q4_0/Q4_K matrices with a multiple of 16 rows");
+  if (src.type == GgmlType::Q4_K) return repack_q4kx16(src, dst);
   const size_t rb = row_bytes(GgmlType::Q8_0, src.cols);
   global_pool().parallel_for(src.rows / 16, [&](int64_t g0, int64_t g1, int) {
     std::vector<block_q8_0> conv(src.type == GgmlType::Q8_0 ? 0 : static_cast<size_t>(16 * src.cols / 32));
@@ -108,6 +131,7 @@ MatView copy_rows(const MatView& src, uint8_t* dst) {
 
 void row_to_float(const MatView& m, int64_t r, float* out) {
   if (m.layout == RowLayout::File) return dequantize_row(m.type, m.row(r), out, m.cols);
+  if (m.layout == RowLayout::Q4Kx16) return q4kx16_row_to_float(m.row(r / 16 * 16), static_cast<int>(r % 16), m.cols, out);
   const int64_t nb = m.cols / 32;
   const uint8_t* grp = m.row(r / 16 * 16);
   const int lane = static_cast<int>(r % 16);

@@ -10,7 +10,7 @@ namespace qs {
 bool repack_worthwhile(const MatView& m);
 // Packs 16 consecutive Q8_0 rows (File layout, row_stride apart) into one Q8x16 group.
 void pack_q8x16_group(const uint8_t* q8_rows, size_t row_stride, int64_t cols, uint8_t* grp);
-// Repacks src (File layout) into dst (same byte size); returns the view of the result.
+// Repacks src (File layout) into dst (repacked_size bytes); returns the view of the result.
 MatView repack(const MatView& src, uint8_t* dst);
 // Bytes the matrix takes after repack (or copy_rows when repacking is not worthwhile).
 size_t repacked_size(const MatView& m);

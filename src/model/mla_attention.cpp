@@ -9,6 +9,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/attention_tiles.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -17,9 +18,6 @@
 namespace qs {
 
 namespace {
-
-// Scratch allowed for decompressed attention's per-head K and V (V3: 128 KiB per cached position).
-constexpr double kMaxDecompressedBytes = 512.0 * (1 << 20);
 
 // W_UKᵀ·q_nope for one head (the "absorbed" query in latent space), whatever the storage layout.
 void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const float* q_nope, float* q_lat) {
@@ -61,41 +59,83 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
   });
 }
 
-// Ordinary multi-head attention on per-head K/V rebuilt from the latent once per batch.
+// K_nope and V of cached positions [s0, s0 + ns) for every head, rebuilt from the latent:
+// KV[j][h] = [W_UK[h]·c_kv | W_UV[h]·c_kv]. With attn_kv_b that is one matrix product over the
+// whole chunk (the weights are read once, in their quantized kernels); lat gets the raw rows.
+void decompress_chunk(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, int s0, int ns,
+                      std::vector<float>& lat, std::vector<float>& KV) {
+  const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
+  const size_t row = static_cast<size_t>(dc + dr), kv_row = static_cast<size_t>(H) * (dn + dv);
+  lat.resize(static_cast<size_t>(ns) * row);
+  for (int j = 0; j < ns; ++j) cache.load_k(il, s0 + j, &lat[j * row]);
+  std::vector<float> c_kv(static_cast<size_t>(ns) * dc);
+  for (int j = 0; j < ns; ++j) std::copy_n(&lat[j * row], dc, &c_kv[static_cast<size_t>(j) * dc]);
+  KV.resize(static_cast<size_t>(ns) * kv_row);
+  if (w.mla_layout == MlaLayout::KvB) return matmul(w.wkv_b, c_kv.data(), ns, KV.data());
+  // attn_k_b holds W_UKᵀ per head (a transposed product per key), attn_v_b W_UV (one product).
+  std::vector<float> Vall(static_cast<size_t>(ns) * H * dv);
+  matmul(w.wv_b, c_kv.data(), ns, Vall.data());
+  global_pool().parallel_for(int64_t{ns} * H, [&](int64_t b, int64_t e, int) {
+    for (int64_t job = b; job < e; ++job) {
+      const size_t j = static_cast<size_t>(job / H), h = static_cast<size_t>(job % H);
+      float* dst = &KV[j * kv_row + h * (dn + dv)];
+      decompress_key(c, w, static_cast<int>(h), &c_kv[j * dc], dst);
+      std::copy_n(&Vall[(j * H + h) * dv], dv, dst + dn);
+    }
+  });
+}
+
+// Key positions decompressed at a time: the scratch stays bounded (V3: 32 MiB of K/V per chunk)
+// however long the cached context is. Queries are attended 16 at a time (one tile).
+constexpr int kKeyChunk = 256;
+constexpr int kQueryTile = 16;
+
+// Ordinary multi-head attention on per-head K/V rebuilt from the latent, flash-style: key chunks in
+// the outer loop (each decompressed once for the whole batch), tiles of queries × keys as small
+// matrix products with an online softmax carrying the state from chunk to chunk.
 void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il,
                          const float* Q, int n, int pos0, float* O) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const int n_kv = pos0 + n;
   const float scale = c.attn_scale();
-  std::vector<float> lat(static_cast<size_t>(n_kv) * (dc + dr));
-  for (int s = 0; s < n_kv; ++s) cache.load_k(il, s, &lat[static_cast<size_t>(s) * (dc + dr)]);
-  std::vector<float> K(static_cast<size_t>(n_kv) * H * dn), V(static_cast<size_t>(n_kv) * H * dv);
-  global_pool().parallel_for(int64_t{n_kv} * H, [&](int64_t b, int64_t e, int) {
-    for (int64_t job = b; job < e; ++job) {
-      const int s = static_cast<int>(job / H), h = static_cast<int>(job % H);
-      const float* c_kv = &lat[static_cast<size_t>(s) * (dc + dr)];
-      decompress_key(c, w, h, c_kv, &K[static_cast<size_t>(job) * dn]);
-      matvec_st(w.uv(h, c), c_kv, &V[static_cast<size_t>(job) * dv]);
-    }
-  });
-  global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
-    std::vector<float> scores(static_cast<size_t>(n_kv));
-    for (int64_t job = b; job < e; ++job) {
-      // Head-major: causal work grows with t, so each thread's contiguous share mixes early and late tokens.
-      const int t = static_cast<int>(job % n), h = static_cast<int>(job / n);
-      const float* q = Q + (static_cast<size_t>(t) * H + h) * dqk;
-      const int n_vis = pos0 + t + 1;
-      for (int s = 0; s < n_vis; ++s) {
-        const float* k_pe = &lat[static_cast<size_t>(s) * (dc + dr) + dc];
-        scores[s] = scale * (dot_f32(q, &K[(static_cast<size_t>(s) * H + h) * dn], dn) + dot_f32(q + dn, k_pe, dr));
+  const int n_tiles = (n + kQueryTile - 1) / kQueryTile;
+  const size_t kv_row = static_cast<size_t>(H) * (dn + dv), lat_row = static_cast<size_t>(dc + dr);
+  std::vector<float> m(static_cast<size_t>(H) * n, -INFINITY), l(static_cast<size_t>(H) * n, 0.f);
+  std::vector<float> lat, KV, Kt;
+  for (int s0 = 0; s0 < n_kv; s0 += kKeyChunk) {
+    const int ns = std::min(kKeyChunk, n_kv - s0);
+    decompress_chunk(c, w, cache, il, s0, ns, lat, KV);
+    // Keys transposed per head, [h][d][j]: the score tile broadcasts a query value against a row of keys.
+    Kt.resize(static_cast<size_t>(H) * dqk * ns);
+    global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
+      for (int64_t h = h0; h < h1; ++h) {
+        float* kt = &Kt[static_cast<size_t>(h) * dqk * ns];
+        for (int j = 0; j < ns; ++j) {
+          const float* k_nope = &KV[j * kv_row + h * (dn + dv)];
+          const float* k_pe = &lat[j * lat_row + dc];
+          for (int d = 0; d < dn; ++d) kt[static_cast<size_t>(d) * ns + j] = k_nope[d];
+          for (int d = 0; d < dr; ++d) kt[static_cast<size_t>(dn + d) * ns + j] = k_pe[d];
+        }
       }
-      softmax_inplace(scores.data(), n_vis);
-      float* o = O + (static_cast<size_t>(t) * H + h) * dv;
-      std::fill(o, o + dv, 0.f);
-      for (int s = 0; s < n_vis; ++s) axpy_f32(scores[s], &V[(static_cast<size_t>(s) * H + h) * dv], o, dv);
-    }
-  });
+    });
+    global_pool().parallel_for(int64_t{H} * n_tiles, [&](int64_t b, int64_t e, int) {
+      std::vector<float> scratch(static_cast<size_t>(kQueryTile) * ns);
+      for (int64_t job = b; job < e; ++job) {
+        const int h = static_cast<int>(job / n_tiles), t0 = static_cast<int>(job % n_tiles) * kQueryTile;
+        const int nq = std::min(kQueryTile, n - t0);
+        const OnlineSoftmax st{O + (static_cast<size_t>(t0) * H + h) * dv, static_cast<size_t>(H) * dv,
+                               &m[static_cast<size_t>(h) * n + t0], &l[static_cast<size_t>(h) * n + t0]};
+        attend_tile(Q + (static_cast<size_t>(t0) * H + h) * dqk, static_cast<size_t>(H) * dqk, nq, pos0 + t0,
+                    &Kt[static_cast<size_t>(h) * dqk * ns], static_cast<size_t>(ns), &KV[static_cast<size_t>(h) * (dn + dv) + dn],
+                    kv_row, ns, s0, dqk, dv, scale, st, scratch.data());
+      }
+    });
+  }
+  for (int h = 0; h < H; ++h)
+    finish_online_softmax({O + static_cast<size_t>(h) * dv, static_cast<size_t>(H) * dv, &m[static_cast<size_t>(h) * n],
+                           &l[static_cast<size_t>(h) * n]},
+                          n, dv);
 }
 
 }  // namespace
@@ -135,13 +175,10 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   std::vector<float> O(static_cast<size_t>(n) * H * dv);
   for (const SeqSpan& sp : spans) {
     MlaMode m = mode;
-    // Absorbed costs more arithmetic per (query, key) pair but needs no per-key decompression;
-    // it wins unless many queries share the same keys.
-    // Decompression also materialises K and V for every cached position, so past a scratch budget
-    // (a long context behind a prefill chunk) the absorbed form is used whatever the mode asked.
-    const double decompressed_bytes = 4.0 * (sp.pos0 + sp.count) * H * (dn + dv);
+    // Per cached key, absorbed costs n·H·(2·d_c + d_r) multiply-adds and decompressed
+    // H·d_c·(d_n + d_v) (once, in the fast int8 kernels) plus n·H·(d_n + d_r + d_v): the context
+    // length cancels, and decompressed wins once about 32 queries share the keys (V2/V3 widths).
     if (m == MlaMode::Auto) m = sp.count >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
-    if (decompressed_bytes > kMaxDecompressedBytes) m = MlaMode::Absorbed;
     const float* q = &Q[static_cast<size_t>(sp.start) * H * dqk];
     float* o = &O[static_cast<size_t>(sp.start) * H * dv];
     if (m == MlaMode::Absorbed) attend_absorbed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);

@@ -31,8 +31,9 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
   std::vector<MatView*> views;
   auto add = [&](MatView& m) {
-    // Q8_0 is repacked for the VNNI kernel; other quantized matrices are copied as they are, which
-    // still moves them from 4 KiB file pages to huge anonymous pages (fewer TLB misses when streaming).
+    // Q8_0 (with Q4_0/Q5_0) and Q4_K are repacked for the VNNI kernels (repack_worthwhile); other
+    // quantized matrices are copied as they are, which still moves them from 4 KiB file pages to
+    // huge anonymous pages (fewer TLB misses when streaming).
     if (!m.empty() && m.layout == RowLayout::File && m.type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2)
       views.push_back(&m);
   };
@@ -53,6 +54,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   size_t total = 0;
   for (MatView* m : views) {
     if (offset.count(m->data)) continue;
+    total = (total + 63) / 64 * 64;  // cache-line aligned: the grouped kernels' 64-byte loads stay whole
     offset[m->data] = total;
     total += repacked_size(*m);
   }

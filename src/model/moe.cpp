@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
 #include "kernels/ops.h"
 
 namespace qs {
@@ -20,6 +21,51 @@ std::vector<int> top_k(const std::vector<float>& v, int k) {
   });
   idx.resize(k);
   return idx;
+}
+
+// Decode-sized batches: every chosen expert (and the shared one) at once, gate and up of all of them
+// in one parallel pass and all the downs in a second, instead of three small passes per expert.
+constexpr int kFusedMaxTokens = 16;
+
+struct ExpertWork {
+  MatView gate, up, down;
+  std::vector<float> x, g, u, y;  // gathered inputs, gate/up outputs, down outputs
+  std::vector<std::pair<int, float>> toks;  // (token, weight); weight 1 for the shared expert
+};
+
+void experts_fused(const ModelConfig& c, const LayerWeights& w, const float* X, int n,
+                   const std::vector<std::vector<std::pair<int, float>>>& routed, float* out) {
+  const int d = c.n_embd;
+  std::vector<ExpertWork> work;
+  if (c.n_expert_shared > 0) {
+    ExpertWork& s = work.emplace_back();
+    s.gate = w.gate_shexp, s.up = w.up_shexp, s.down = w.down_shexp;
+    for (int t = 0; t < n; ++t) s.toks.push_back({t, 1.f});
+  }
+  for (int e = 0; e < c.n_expert; ++e)
+    if (!routed[e].empty()) work.push_back({w.gate_exps.expert(e), w.up_exps.expert(e), w.down_exps.expert(e), {}, {}, {}, {}, routed[e]});
+  std::vector<MatmulJob> jobs;
+  for (ExpertWork& x : work) {
+    const int64_t m = static_cast<int64_t>(x.toks.size()), f = x.gate.rows;
+    x.x.resize(static_cast<size_t>(m) * d);
+    for (int64_t i = 0; i < m; ++i) std::copy_n(X + static_cast<size_t>(x.toks[i].first) * d, d, &x.x[static_cast<size_t>(i) * d]);
+    x.g.resize(static_cast<size_t>(m) * f);
+    x.u.resize(static_cast<size_t>(m) * f);
+    x.y.resize(static_cast<size_t>(m) * d);
+    jobs.push_back({x.gate, x.x.data(), m, x.g.data()});
+    jobs.push_back({x.up, x.x.data(), m, x.u.data()});
+  }
+  matmul_many(jobs);
+  jobs.clear();
+  for (ExpertWork& x : work) {
+    swiglu_inplace(x.g.data(), x.u.data(), static_cast<int64_t>(x.g.size()));
+    jobs.push_back({x.down, x.g.data(), static_cast<int64_t>(x.toks.size()), x.y.data()});
+  }
+  matmul_many(jobs);
+  std::fill(out, out + static_cast<size_t>(n) * d, 0.f);
+  for (const ExpertWork& x : work)
+    for (size_t i = 0; i < x.toks.size(); ++i)
+      axpy_f32(x.toks[i].second, &x.y[i * d], out + static_cast<size_t>(x.toks[i].first) * d, d);
 }
 
 }  // namespace
@@ -84,6 +130,8 @@ void moe_ffn(const ModelConfig& c, const LayerWeights& w, const float* X, int n,
     const ExpertChoice ch = route_token(c, &logits[static_cast<size_t>(t) * E], w.exp_probs_b);
     for (size_t k = 0; k < ch.experts.size(); ++k) routed[ch.experts[k]].push_back({t, ch.weights[k]});
   }
+
+  if (n <= kFusedMaxTokens) return experts_fused(c, w, X, n, routed, out);
 
   if (c.n_expert_shared > 0) dense_ffn(w.gate_shexp, w.up_shexp, w.down_shexp, X, n, out);
   else std::fill(out, out + static_cast<size_t>(n) * d, 0.f);

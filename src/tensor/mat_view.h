@@ -14,8 +14,12 @@ namespace qs {
 // (16 per block), then its quants block by block, each block as 8 steps of 4 consecutive values
 // for all 16 rows, stored unsigned (q + 128). One 64-byte load then feeds one VNNI product that
 // advances 16 rows at once, and the 16 results land in the 16 lanes (no horizontal sums).
-// Views of this layout start and end on 16-row group boundaries.
-enum class RowLayout : uint8_t { File, Q8x16 };
+// Q4Kx16: Q4_K repacked the same way (type stays Q4_K, activations Q8_K), 256-column block by
+// block: the 16 rows' fp16 d and dmin, their 6-bit sub-block scales and mins unpacked to bytes,
+// then the nibbles so that one 64-byte load holds 4 values of all 16 rows twice (low and high
+// nibbles); 148 bytes per row and block (file: 144), so 16-row slices stay valid (q4k_x16.h).
+// Views of these layouts start and end on 16-row group boundaries.
+enum class RowLayout : uint8_t { File, Q8x16, Q4Kx16 };
 
 struct MatView {
   const uint8_t* data = nullptr;

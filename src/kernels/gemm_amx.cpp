@@ -1,0 +1,243 @@
+// AMX-INT8 version of the batched Q8x16 product (gemm_q8x16 in qdot_avx512.cpp), for prefill.
+//
+// A Q8x16 weight block (8 steps x 16 rows x 4 quants, 512 bytes) is exactly an AMX B tile (K/4 = 8
+// rows of 16 dwords), and the same block's 32 activations of 16 tokens are an A tile (16 rows x 32
+// bytes, act_stride apart). One tile product gives the block's 16x16 integer dots; each block has
+// its own weight and activation scales, so they leave the tile through a 1 KiB buffer into a float
+// epilogue that accumulates one zmm of 16 row results per token.
+//
+// The stored quants are unsigned (q + 128). The first token tile of each group also writes a signed
+// copy (one XOR per byte, shared by every token of the batch), so TDPBSSD gives the exact Σ q·x that
+// the VNNI kernel gets as Σ (q+128)·x − 128·Σx, and the epilogue needs no correction. With the
+// VNNI kernel's float operations in its block order, the results are bit-identical to it.
+//
+// Per-function target attributes: nothing here runs unless amx_usable() said so.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside the intrinsics headers
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "kernels/qdot.h"
+
+#define QS_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+namespace qs {
+
+namespace {
+
+constexpr int kTok = 16;  // tokens per A tile (and rows per Q8x16 group)
+// Below this many tokens the VNNI kernel is as fast (it needs no tile setup and no group copy).
+constexpr int64_t kMinTokens = 12;
+// Fewer leftover tokens than this (past the full tiles of 16) go to the VNNI kernel rather than a
+// padded tile, whose cost barely depends on how many of its rows are real.
+constexpr int64_t kMinPadded = 6;
+static_assert(kMinTokens >= kMinPadded, "a call with no full tile must have enough tokens for a padded one");
+
+// Tile registers (the intrinsics take them as literal numbers): A tiles 0-1 and B tiles 2-3
+// alternate between blocks, C tiles 4-7 hold the dots of 4 consecutive blocks.
+struct alignas(64) TileConfig {
+  uint8_t palette = 1, start_row = 0;
+  uint8_t reserved[14] = {};
+  uint16_t colsb[16] = {};
+  uint8_t rows[16] = {};
+};
+
+constexpr TileConfig make_config() {
+  TileConfig c;
+  for (int i = 0; i < 2; ++i) c.rows[i] = kTok, c.colsb[i] = 32;  // A: 16 tokens x 32 int8
+  for (int i = 2; i < 4; ++i) c.rows[i] = 8, c.colsb[i] = 64;     // B: 8 steps x (16 rows x 4 int8)
+  for (int i = 4; i < 8; ++i) c.rows[i] = kTok, c.colsb[i] = 64;  // C: 16 tokens x 16 int32
+  return c;
+}
+
+constexpr TileConfig kConfig = make_config();
+
+// The intrinsics' inline asm tells the compiler neither that LDTILECFG reads all 64 bytes nor that
+// TILELOADD reads memory at all: buffers written here must be in memory before those run.
+inline void memory_barrier() { __asm__ volatile("" ::: "memory"); }
+
+// 64-byte lines: buffers aligned for zmm loads (over-aligned new).
+struct alignas(64) Line {
+  uint8_t b[64];
+};
+
+// Per-thread buffers, grown on demand and kept (the pool's threads live as long as the process).
+struct Scratch {
+  std::vector<Line> wq;    // the current group's quants, signed
+  std::vector<Line> tail;  // the last < 16 tokens' activations as a 16-row A tile
+  std::vector<float> d;    // activation scales per token tile and block: d[(tile·nb + k)·16 + token]
+};
+thread_local Scratch tl_scratch;
+
+template <class T>
+T* grow(std::vector<T>& v, size_t n) {
+  if (v.size() < n) v.resize(n);
+  return v.data();
+}
+
+// Activation scales regrouped per tile so the epilogue finds a token's with a constant offset
+// (one gather per tile and block; reading them from each token's row in the epilogue measured
+// 40% slower); tokens past n_tok (the padded tail) get 0.
+QS_AMX void gather_scales(const uint8_t* act, size_t act_stride, int64_t n_tok, int64_t n, int64_t tiles, float* d) {
+  const int64_t nb = n / 32;
+  const __m512i offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                             _mm512_set1_epi32(static_cast<int>(act_stride)));
+  for (int64_t tile = 0; tile < tiles; ++tile) {
+    const int64_t live = std::min<int64_t>(kTok, n_tok - tile * kTok);
+    const __mmask16 mask = static_cast<__mmask16>((1u << live) - 1);
+    const uint8_t* xd = act + tile * kTok * act_stride + n;
+    for (int64_t k = 0; k < nb; ++k)
+      _mm512_storeu_ps(d + (tile * nb + k) * kTok,
+                       _mm512_mask_i32gather_ps(_mm512_setzero_ps(), mask, offsets, xd + 4 * k, 1));
+  }
+}
+
+// The last m < 16 tokens' int8 activations as the first rows of a 16-row A tile source (rows n
+// bytes apart). The other rows keep whatever they held (zeros or earlier tokens): their dots are
+// computed and dropped.
+void copy_tail(const uint8_t* act, size_t act_stride, int64_t m, int64_t n, uint8_t* dst) {
+  for (int64_t t = 0; t < m; ++t) std::memcpy(dst + t * n, act + t * act_stride, static_cast<size_t>(n));
+}
+
+// Unsigned quants (q + 128) of `blocks` blocks as signed q.
+QS_AMX inline void to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t i = 0; i < 8 * blocks; ++i)
+    _mm512_store_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(quants + 64 * i), bias));
+}
+
+// acc[t] += float(C[t]) · (w_scale · d[t]) for the first R tokens of one block's tile result.
+template <int R>
+QS_AMX inline void epilogue(const int32_t* c, const uint16_t* w_scales, const float* d, __m512* acc) {
+  const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_scales)));
+#pragma GCC unroll 16
+  for (int t = 0; t < R; ++t)
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + kTok * t)), _mm512_mul_ps(sw, _mm512_set1_ps(d[t])), acc[t]);
+}
+
+// One 16-row group as the tile passes read it.
+struct Group {
+  const uint16_t* scales;  // 16 per block
+  const uint8_t* quants;   // as stored (unsigned)
+  Line* wq;                // signed copy: filled by the group's first pass, read by the others
+  int64_t nb;
+};
+
+// One tile of up to 16 tokens.
+struct TokenTile {
+  const uint8_t* a;  // int8 activations, rows a_stride apart
+  size_t a_stride;
+  const float* d;    // activation scales: d[16·k + t]
+  int64_t m;         // live tokens (rows past m are computed and dropped)
+  float* out;
+  size_t out_stride;
+};
+
+// Block k's integer dots into tile C (tiles as literal numbers).
+#define QS_BLOCK_DOTS(A, B, C, k)                      \
+  do {                                                 \
+    _tile_zero(C);                                     \
+    _tile_loadd(A, tt.a + 32 * (k), tt.a_stride);      \
+    _tile_loadd(B, g.wq + 8 * (k), 64);                \
+    _tile_dpbssd(C, A, B);                             \
+  } while (0)
+
+// One token tile against one group: out rows for the first m <= R tokens (R a multiple of 4, so a
+// short tail wastes at most 3 rows of epilogue). The tile config must be loaded.
+// Tile instructions and AVX-512 ones barely overlap on this core, and each switch between them
+// costs, so the tile work of 4 blocks runs as one batch, then their 4 epilogues.
+// The group's first pass also makes its signed copy, batch by batch: cheaper than a separate
+// sweep (and than software prefetching of the next group, which measured slower than leaving the
+// sequential stream to the hardware prefetcher).
+template <int R>
+QS_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
+  alignas(64) int32_t c[4][kTok * kTok];
+  __m512 acc[R];
+#pragma GCC unroll 16
+  for (int t = 0; t < R; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < g.nb;) {
+    const int64_t batch = std::min<int64_t>(4, g.nb - k);
+    if (first) {
+      to_signed(g.quants + 512 * k, batch, g.wq + 8 * k);
+      memory_barrier();
+    }
+    if (batch == 4) {
+      QS_BLOCK_DOTS(0, 2, 4, k);
+      QS_BLOCK_DOTS(1, 3, 5, k + 1);
+      QS_BLOCK_DOTS(0, 2, 6, k + 2);
+      QS_BLOCK_DOTS(1, 3, 7, k + 3);
+      _tile_stored(4, c[0], 64);
+      _tile_stored(5, c[1], 64);
+      _tile_stored(6, c[2], 64);
+      _tile_stored(7, c[3], 64);
+    } else {
+      for (int64_t b = 0; b < batch; ++b) {
+        QS_BLOCK_DOTS(0, 2, 4, k + b);
+        _tile_stored(4, c[b], 64);
+      }
+    }
+    for (int64_t b = 0; b < batch; ++b) epilogue<R>(c[b], g.scales + kTok * (k + b), tt.d + kTok * (k + b), acc);
+    k += batch;
+  }
+  // A runtime index would keep acc in memory: test each register instead.
+#pragma GCC unroll 16
+  for (int t = 0; t < R; ++t)
+    if (t < tt.m) _mm512_storeu_ps(tt.out + t * tt.out_stride, acc[t]);
+}
+
+QS_AMX void tile_pass_any(const Group& g, const TokenTile& tt, bool first) {
+  switch ((tt.m + 3) / 4) {
+    case 1: return tile_pass<4>(g, tt, first);
+    case 2: return tile_pass<8>(g, tt, first);
+    case 3: return tile_pass<12>(g, tt, first);
+    default: return tile_pass<16>(g, tt, first);
+  }
+}
+
+QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                           int64_t n_tok, int64_t n, float* out, size_t out_stride) {
+  const GemmFn vnni = q8x16_gemm_avx512();
+  if (n_tok < kMinTokens) return vnni(w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
+  const int64_t nb = n / 32, full = n_tok / kTok, rest = n_tok % kTok;
+  // Leftover tokens: a padded tile when there are enough of them, else the VNNI kernel.
+  const bool padded = rest >= kMinPadded;
+  const int64_t tiles = full + padded;
+  const uint8_t* rest_act = act + full * kTok * act_stride;
+  Scratch& s = tl_scratch;
+  Line* wq = grow(s.wq, static_cast<size_t>(8 * nb));
+  float* d = grow(s.d, static_cast<size_t>(tiles * nb * kTok));
+  gather_scales(act, act_stride, n_tok, n, tiles, d);
+  const uint8_t* tail = nullptr;
+  if (padded) {
+    auto* t = reinterpret_cast<uint8_t*>(grow(s.tail, static_cast<size_t>(8 * nb)));  // 16 rows of n bytes
+    copy_tail(rest_act, act_stride, rest, n, t);
+    tail = t;
+  }
+  memory_barrier();
+  _tile_loadconfig(&kConfig);  // per call: the config is per thread, and released below
+  for (int64_t g0 = 0; g0 < nr; g0 += kTok) {
+    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
+    const Group g{reinterpret_cast<const uint16_t*>(grp), grp + 32 * nb, wq, nb};
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const bool is_tail = tile == full;
+      const TokenTile tt{is_tail ? tail : act + tile * kTok * act_stride,
+                         is_tail ? static_cast<size_t>(n) : act_stride,
+                         d + tile * nb * kTok,
+                         is_tail ? rest : kTok,
+                         out + tile * kTok * out_stride + g0,
+                         out_stride};
+      tile_pass_any(g, tt, tile == 0);
+    }
+    // While the group is in cache.
+    if (!padded && rest > 0) vnni(grp, stride, kTok, rest_act, act_stride, rest, n, out + full * kTok * out_stride + g0, out_stride);
+  }
+  _tile_release();  // tiles back to their init state: the OS need not save them, the core may idle deeper
+}
+
+}  // namespace
+
+GemmFn q8x16_gemm_amx() { return amx_usable() ? gemm_q8x16_amx : nullptr; }
+
+}  // namespace qs

@@ -1,0 +1,260 @@
+// Q4Kx16: Q4_K repacked at load so one matrix-vector kernel advances 16 rows per VNNI product.
+// The AVX-512 functions carry per-function target attributes (like qdot_avx512.cpp), so the binary
+// still runs on CPUs without AVX-512; q4kx16_gemm_kernel hands them out only at the Avx512 level.
+// GCC 12 false positives inside the intrinsics headers (their _mm512_undefined_* placeholders).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#include "kernels/q4k_x16.h"
+
+#include <immintrin.h>
+
+#include <cstring>
+
+#include "tensor/fp16.h"
+#include "tensor/quant_blocks.h"
+
+#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
+
+namespace qs {
+
+namespace {
+
+// Byte offsets inside one group block (kQ4Kx16BlockBytes). Scales and mins are unpacked from the
+// 12-byte 6-bit form once, at load, instead of for every row of every token.
+constexpr size_t kD = 0;         // fp16 d[16]
+constexpr size_t kDmin = 32;     // fp16 dmin[16]
+constexpr size_t kScales = 64;   // u8 [sub-block j][row r]: one 16-byte load widens to 16 int32 lanes
+constexpr size_t kMins = 192;    // u8 [j/2][row r][j%2]: widened to int16, the (j, j+1) pair of a row
+                                 // shares one 32-bit lane for a multiply-add with two bsums
+constexpr size_t kQuants = 320;  // [j][step s < 4][row r][i < 4]: low nibble element 32j+4s+i,
+                                 // high nibble element 32j+16+4s+i (each 64 bytes = 2 VNNI operands)
+static_assert(kQuants + 8 * 4 * 64 == kQ4Kx16BlockBytes);
+
+// A product rounded on its own: GCC may fuse a plain _mm512_mul_ps with a following add into an
+// FMA, whose single rounding would differ from the scalar reference.
+QS_TARGET inline __m512 mul_rn(__m512 a, __m512 b) {
+  return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+}
+
+// The 256 4-bit values of one file block, in element order.
+void unpack_q4_K(const block_q4_K& b, uint8_t* q) {
+  for (int c = 0; c < 4; ++c)
+    for (int l = 0; l < 32; ++l) {
+      q[64 * c + l] = b.qs[32 * c + l] & 0xF;
+      q[64 * c + 32 + l] = b.qs[32 * c + l] >> 4;
+    }
+}
+
+}  // namespace
+
+void pack_q4kx16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
+  uint8_t q[QK_K];
+  for (int r = 0; r < 16; ++r) {
+    const auto* b = reinterpret_cast<const block_q4_K*>(rows + r * row_stride);
+    for (int64_t k = 0; k < cols / QK_K; ++k) {
+      uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+      std::memcpy(blk + kD + 2 * r, &b[k].d, 2);
+      std::memcpy(blk + kDmin + 2 * r, &b[k].dmin, 2);
+      for (int j = 0; j < 8; ++j)
+        get_scale_min_k4(j, b[k].scales, blk[kScales + 16 * j + r], blk[kMins + 32 * (j / 2) + 2 * r + j % 2]);
+      unpack_q4_K(b[k], q);
+      for (int j = 0; j < 8; ++j)
+        for (int s = 0; s < 4; ++s)
+          for (int i = 0; i < 4; ++i)
+            blk[kQuants + 256 * j + 64 * s + 4 * r + i] =
+                static_cast<uint8_t>(q[32 * j + 4 * s + i] | q[32 * j + 16 + 4 * s + i] << 4);
+    }
+  }
+}
+
+// The 4-bit value of element e (of 256) of row `lane` in one group block.
+static inline int q4kx16_quant(const uint8_t* blk, int lane, int e) {
+  const int j = e / 32, l = e % 32;
+  const uint8_t byte = blk[kQuants + 256 * j + 64 * (l % 16 / 4) + 4 * lane + l % 4];
+  return l < 16 ? byte & 0xF : byte >> 4;
+}
+
+void q4kx16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out) {
+  for (int64_t k = 0; k < cols / QK_K; ++k, out += QK_K) {
+    const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+    uint16_t dh, mh;
+    std::memcpy(&dh, blk + kD + 2 * lane, 2);
+    std::memcpy(&mh, blk + kDmin + 2 * lane, 2);
+    const float d = fp16_to_f32(dh), dmin = fp16_to_f32(mh);
+    for (int j = 0; j < 8; ++j) {
+      // The same float operations as dequantize_row's Q4_K (d·sc, dmin·m, then d1·q − m1).
+      const uint8_t sc = blk[kScales + 16 * j + lane], m = blk[kMins + 32 * (j / 2) + 2 * lane + j % 2];
+      const float d1 = d * sc, m1 = dmin * m;
+      const uint8_t* q = blk + kQuants + 256 * j + 4 * lane;
+      float* y = out + 32 * j;
+      for (int s = 0; s < 4; ++s)
+        for (int i = 0; i < 4; ++i) {
+          y[4 * s + i] = d1 * static_cast<float>(q[64 * s + i] & 0xF) - m1;
+          y[16 + 4 * s + i] = d1 * static_cast<float>(q[64 * s + i] >> 4) - m1;
+        }
+    }
+  }
+}
+
+namespace {
+
+// 16 rows of one group block as floats. The layout holds row r's step-s quants in dword r of
+// load s; a 4×4 dword transpose per 128-bit lane gives each row its 16 bytes (elements 0..15 in
+// the low nibbles, 16..31 in the high). Unfused d1·q − m1, as the scalar code, bit for bit.
+QS_TARGET void block_to_float_avx512(const uint8_t* blk, float* out, size_t out_stride) {
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
+  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
+  const __m128i m4 = _mm_set1_epi8(0x0F);
+  for (int j = 0; j < 8; ++j) {
+    alignas(64) float d1[16], m1[16];
+    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j));
+    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc8));
+    // Row r's (min j, min j+1) pair is one 16-bit word of the pair block: low byte for even j.
+    const __m256i pr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * (j / 2)));
+    const __m256i mw = j % 2 ? _mm256_srli_epi16(pr, 8) : _mm256_and_si256(pr, _mm256_set1_epi16(0xFF));
+    const __m512 mf = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(mw));
+    _mm512_store_ps(d1, mul_rn(d, sc));
+    _mm512_store_ps(m1, mul_rn(dmin, mf));
+    const uint8_t* q = blk + kQuants + 256 * j;
+    const __m512i v0 = _mm512_loadu_si512(q), v1 = _mm512_loadu_si512(q + 64), v2 = _mm512_loadu_si512(q + 128),
+                  v3 = _mm512_loadu_si512(q + 192);
+    const __m512i t0 = _mm512_unpacklo_epi32(v0, v1), t1 = _mm512_unpackhi_epi32(v0, v1);
+    const __m512i t2 = _mm512_unpacklo_epi32(v2, v3), t3 = _mm512_unpackhi_epi32(v2, v3);
+    alignas(64) uint8_t tr[4][64];  // tr[k] lane L = row 4L + k
+    _mm512_store_si512(tr[0], _mm512_unpacklo_epi64(t0, t2));
+    _mm512_store_si512(tr[1], _mm512_unpackhi_epi64(t0, t2));
+    _mm512_store_si512(tr[2], _mm512_unpacklo_epi64(t1, t3));
+    _mm512_store_si512(tr[3], _mm512_unpackhi_epi64(t1, t3));
+    for (int r = 0; r < 16; ++r) {
+      const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(tr[r % 4] + 16 * (r / 4)));
+      const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(b, m4)));
+      const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, 4), m4)));
+      const __m512 dv = _mm512_set1_ps(d1[r]), mv = _mm512_set1_ps(m1[r]);
+      float* y = out + r * out_stride + 32 * j;
+      _mm512_storeu_ps(y, _mm512_sub_ps(mul_rn(dv, lo), mv));
+      _mm512_storeu_ps(y + 16, _mm512_sub_ps(mul_rn(dv, hi), mv));
+    }
+  }
+}
+
+}  // namespace
+
+void q4kx16_group_to_float(const uint8_t* grp, int64_t cols, float* out, size_t out_stride) {
+  if (active_simd_level() < SimdLevel::Avx512) {
+    for (int r = 0; r < 16; ++r) q4kx16_row_to_float(grp, r, cols, out + r * out_stride);
+    return;
+  }
+  for (int64_t k = 0; k < cols / QK_K; ++k) block_to_float_avx512(grp + kQ4Kx16BlockBytes * k, out + QK_K * k, out_stride);
+}
+
+namespace {
+
+// Scalar reference: per row the same integers and float steps as the file layout's scalar Q4_K
+// kernel (qdot_scalar.cpp), so the two agree bit for bit.
+void gemm_q4kx16_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride, int64_t n_tok,
+                        int64_t n, float* out, size_t out_stride) {
+  const int64_t nb = n / QK_K;
+  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
+    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
+    for (int64_t t = 0; t < n_tok; ++t) {
+      const auto* a = reinterpret_cast<const block_q8_K*>(act + t * act_stride);
+      for (int r = 0; r < 16; ++r) {
+        float s = 0.f;
+        for (int64_t k = 0; k < nb; ++k) {
+          const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+          int32_t sumi = 0, summ = 0;
+          for (int j = 0; j < 8; ++j) {
+            int32_t isum = 0;
+            for (int l = 0; l < 32; ++l) isum += q4kx16_quant(blk, r, 32 * j + l) * a[k].qs[32 * j + l];
+            sumi += blk[kScales + 16 * j + r] * isum;
+            summ += blk[kMins + 32 * (j / 2) + 2 * r + j % 2] * (a[k].bsums[2 * j] + a[k].bsums[2 * j + 1]);
+          }
+          uint16_t dh, mh;
+          std::memcpy(&dh, blk + kD + 2 * r, 2);
+          std::memcpy(&mh, blk + kDmin + 2 * r, 2);
+          s += a[k].d * (fp16_to_f32(dh) * static_cast<float>(sumi) - fp16_to_f32(mh) * static_cast<float>(summ));
+        }
+        out[t * out_stride + g0 + r] = s;
+      }
+    }
+  }
+}
+
+QS_TARGET inline __m512i bcast4(const int8_t* p) {
+  int32_t v;
+  std::memcpy(&v, p, 4);
+  return _mm512_set1_epi32(v);
+}
+
+// One group against T tokens (each weight load serves all of them). Per block and token, lane r
+// gathers row r's Σ_j sc_j·(q·x over sub-block j) and Σ_j min_j·bsum_j in int32, exactly as the
+// scalar kernel, then applies d, dmin and x_d in float.
+template <int T>
+QS_TARGET inline void q4kx16_group(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, float* out,
+                                   size_t out_stride) {
+  const block_q8_K* a[T];
+  for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const block_q8_K*>(act + t * act_stride);
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  __m512 acc[T];
+  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < nb; ++k) {
+    const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+    __m512i mins[4], isum[T], imin[T];
+    for (int p = 0; p < 4; ++p)
+      mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * p)));
+    for (int t = 0; t < T; ++t) {
+      // bsum_j = bsums[2j] + bsums[2j+1]; 32-bit lane p of `pairs` holds (bsum_2p, bsum_2p+1).
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][k].bsums));
+      alignas(16) int32_t pairs[4];
+      const __m128i sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+      _mm_store_si128(reinterpret_cast<__m128i*>(pairs), sums);
+      imin[t] = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) imin[t] = _mm512_dpwssd_epi32(imin[t], mins[p], _mm512_set1_epi32(pairs[p]));
+      isum[t] = _mm512_setzero_si512();
+    }
+    for (int j = 0; j < 8; ++j) {
+      const uint8_t* q = blk + kQuants + 256 * j;
+      __m512i s0[T], s1[T];
+      for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
+      for (int s = 0; s < 4; ++s) {
+        const __m512i raw = _mm512_loadu_si512(q + 64 * s);
+        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+        for (int t = 0; t < T; ++t) {
+          s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast4(a[t][k].qs + 32 * j + 4 * s));
+          s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
+        }
+      }
+      const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j)));
+      for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0[t], s1[t]), sc));
+    }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
+    for (int t = 0; t < T; ++t) {
+      // x_d·(d·sumi − dmin·summ), added block by block: the scalar kernel's own steps, lane by lane
+      // (unfused products), so both give the same bits. It costs a few operations per block.
+      const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum[t])), mul_rn(dmin, _mm512_cvtepi32_ps(imin[t])));
+      acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(a[t][k].d), v));
+    }
+  }
+  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+QS_TARGET void gemm_q4kx16_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                                  int64_t n_tok, int64_t n, float* out, size_t out_stride) {
+  const int64_t nb = n / QK_K;
+  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
+    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
+    int64_t t = 0;
+    for (; t + 4 <= n_tok; t += 4) q4kx16_group<4>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+    for (; t + 2 <= n_tok; t += 2) q4kx16_group<2>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+    for (; t < n_tok; ++t) q4kx16_group<1>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+  }
+}
+
+}  // namespace
+
+GemmFn q4kx16_gemm_kernel(SimdLevel level) {
+  return level >= SimdLevel::Avx512 ? gemm_q4kx16_avx512 : gemm_q4kx16_scalar;
+}
+
+}  // namespace qs

@@ -1,0 +1,214 @@
+// The Q4Kx16 layout (Q4_K in 16-row groups): packing loses nothing, its kernels compute what the
+// file layout's Q4_K·Q8_K kernels compute, and the matrix products route through them correctly.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
+#include "kernels/q4k_x16.h"
+#include "kernels/qdot.h"
+#include "kernels/repack.h"
+#include "tensor/quant_blocks.h"
+#include "tensor/quants.h"
+
+namespace qs {
+namespace {
+
+struct Q4KMatrix {
+  std::vector<uint8_t> file, packed;
+  MatView file_view, packed_view;
+};
+
+// Random Q4_K rows with a per-row offset (so the mins matter) and a few outliers, packed into
+// groups directly (works on any CPU; repack() needs AVX-512).
+Q4KMatrix make_matrix(int64_t rows, int64_t cols, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  Q4KMatrix m;
+  const size_t stride = row_bytes(GgmlType::Q4_K, cols);
+  m.file.resize(stride * rows);
+  std::vector<float> tmp(cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float offset = 0.02f * nd(rng);
+    for (auto& v : tmp) v = offset + 0.05f * nd(rng);
+    tmp[(r * 37) % cols] = 0.8f;
+    quantize_row(GgmlType::Q4_K, tmp.data(), m.file.data() + r * stride, cols);
+  }
+  m.file_view = MatView{m.file.data(), GgmlType::Q4_K, rows, cols, stride};
+  const size_t rb = kQ4Kx16RowBytesPerBlock * static_cast<size_t>(cols / QK_K);
+  m.packed.resize(rb * rows);
+  for (int64_t g = 0; g < rows / 16; ++g) pack_q4kx16_group(m.file_view.row(16 * g), stride, cols, m.packed.data() + 16 * g * rb);
+  m.packed_view = m.file_view;
+  m.packed_view.data = m.packed.data();
+  m.packed_view.row_stride = rb;
+  m.packed_view.layout = RowLayout::Q4Kx16;
+  return m;
+}
+
+std::vector<float> random_vec(int64_t n, std::mt19937& rng) {
+  std::normal_distribution<float> nd(0.f, 1.f);
+  std::vector<float> x(n);
+  for (auto& v : x) v = nd(rng);
+  x[n / 3] = 6.f;
+  return x;
+}
+
+// The file layout's scalar Q4_K·Q8_K product for n tokens (Y[t][r]).
+std::vector<float> file_scalar(const MatView& W, const std::vector<uint8_t>& act, size_t ab, int64_t n) {
+  std::vector<float> y(static_cast<size_t>(n * W.rows));
+  const RowDotFn fn = row_dot_kernel(GgmlType::Q4_K, SimdLevel::Scalar);
+  for (int64_t t = 0; t < n; ++t) fn(W.data, W.row_stride, W.rows, act.data() + t * ab, W.cols, y.data() + t * W.rows);
+  return y;
+}
+
+const int64_t kRows[] = {16, 32, 48};
+const int64_t kCols[] = {256, 1536, 2048};
+
+TEST(Q4Kx16, RowToFloatEqualsDequantize) {
+  for (int64_t rows : kRows)
+    for (int64_t cols : kCols) {
+      const Q4KMatrix m = make_matrix(rows, cols, static_cast<uint32_t>(rows + cols));
+      std::vector<float> a(cols), b(cols);
+      for (int64_t r = 0; r < rows; ++r) {
+        dequantize_row(GgmlType::Q4_K, m.file_view.row(r), a.data(), cols);
+        row_to_float(m.packed_view, r, b.data());
+        ASSERT_EQ(a, b) << rows << "x" << cols << " row " << r;
+      }
+    }
+}
+
+// The grouped kernels against the file layout's scalar kernel, 1 to 7 tokens (the 4-, 2- and
+// 1-token paths), bit for bit: the same integers and the same float steps per row.
+TEST(Q4Kx16, KernelsMatchFileLayout) {
+  std::mt19937 rng(5);
+  for (int64_t rows : kRows)
+    for (int64_t cols : kCols) {
+      const Q4KMatrix m = make_matrix(rows, cols, static_cast<uint32_t>(3 * rows + cols));
+      const int64_t n_tok = 7;
+      const size_t ab = act_bytes(ActFormat::Q8_K, cols);
+      std::vector<uint8_t> act(ab * n_tok);
+      for (int64_t t = 0; t < n_tok; ++t) quantize_act(ActFormat::Q8_K, random_vec(cols, rng).data(), act.data() + t * ab, cols);
+      const std::vector<float> ref = file_scalar(m.file_view, act, ab, n_tok);
+      for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
+        if (level > detected_simd_level()) continue;
+        std::vector<float> out(ref.size());
+        q4kx16_gemm_kernel(level)(m.packed.data(), m.packed_view.row_stride, rows, act.data(), ab, n_tok, cols, out.data(), rows);
+        for (size_t i = 0; i < ref.size(); ++i)
+          ASSERT_EQ(out[i], ref[i]) << simd_level_name(level) << " " << rows << "x" << cols << " at " << i;
+      }
+    }
+}
+
+// repack() chooses the layout on AVX-512 CPUs and produces the same bytes as the group packer.
+TEST(Q4Kx16, RepackProducesTheLayout) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "repacking needs AVX-512 VNNI";
+  const Q4KMatrix m = make_matrix(48, 2048, 9);
+  ASSERT_TRUE(repack_worthwhile(m.file_view));
+  ASSERT_EQ(repacked_size(m.file_view), m.packed.size());
+  std::vector<uint8_t> dst(repacked_size(m.file_view));
+  const MatView v = repack(m.file_view, dst.data());
+  EXPECT_EQ(v.layout, RowLayout::Q4Kx16);
+  EXPECT_EQ(v.type, GgmlType::Q4_K);
+  EXPECT_EQ(v.row_stride, m.packed_view.row_stride);
+  EXPECT_EQ(dst, m.packed);
+  EXPECT_EQ(act_format(v), ActFormat::Q8_K);
+  EXPECT_EQ(row_dot_kernel(v), nullptr);  // no per-row kernel reads this layout
+  // Rows that do not fill groups, or columns that are not whole blocks, stay in the file layout.
+  EXPECT_FALSE(repack_worthwhile(m.file_view.slice_rows(0, 40)));
+}
+
+// matvec / matmul on the grouped view, at every SIMD level: one token and small batches run the
+// grouped kernel (the file layout's exact Q4_K·Q8_K product); a large batch is converted to Q8x16
+// groups like the file layout's, from the same values.
+TEST(Q4Kx16, MatmulMatchesFileLayout) {
+  std::mt19937 rng(11);
+  const Q4KMatrix m = make_matrix(48, 2048, 13);
+  const int64_t cols = m.file_view.cols, rows = m.file_view.rows;
+  const size_t ab = act_bytes(ActFormat::Q8_K, cols);
+  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
+    if (level > detected_simd_level()) continue;
+    set_simd_level(level);
+    for (int64_t n : {1, 3, 20, 200}) {
+      std::vector<float> X(static_cast<size_t>(n * cols));
+      std::vector<uint8_t> act(ab * n);
+      for (int64_t t = 0; t < n; ++t) {
+        const auto x = random_vec(cols, rng);
+        std::copy(x.begin(), x.end(), X.begin() + t * cols);
+        quantize_act(ActFormat::Q8_K, x.data(), act.data() + t * ab, cols);
+      }
+      std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size());
+      if (n < 100) want = file_scalar(m.file_view, act, ab, n);
+      else matmul(m.file_view, X.data(), n, want.data());
+      matmul(m.packed_view, X.data(), n, got.data());
+      for (size_t i = 0; i < want.size(); ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-5 * (1 + std::fabs(want[i]))) << simd_level_name(level) << " n " << n << " at " << i;
+    }
+  }
+  set_simd_level(detected_simd_level());
+}
+
+// Views sliced at 16-row boundaries (MoE experts inside a stacked tensor) read the right rows.
+TEST(Q4Kx16, SlicesAtGroupBoundaries) {
+  std::mt19937 rng(17);
+  const Q4KMatrix m = make_matrix(48, 2048, 19);
+  const auto x = random_vec(2048, rng);
+  std::vector<float> full(48);
+  matvec(m.packed_view, x.data(), full.data());
+  for (int64_t r0 : {0, 16, 32}) {
+    const MatView s = m.packed_view.slice_rows(r0, 16);
+    std::vector<float> part(16);
+    matvec(s, x.data(), part.data());
+    for (int r = 0; r < 16; ++r) EXPECT_EQ(part[r], full[r0 + r]) << r0 << " + " << r;
+    std::vector<float> a(2048), b(2048);
+    row_to_float(s, 5, a.data());
+    dequantize_row(GgmlType::Q4_K, m.file_view.row(r0 + 5), b.data(), 2048);
+    EXPECT_EQ(a, b) << r0;
+  }
+}
+
+
+// The whole-group conversion (the batched path's input) gives every row's exact values.
+TEST(Q4Kx16, GroupToFloatEqualsDequantize) {
+  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
+    if (level > detected_simd_level()) continue;
+    set_simd_level(level);
+    const Q4KMatrix m = make_matrix(32, 1536, 23);
+    std::vector<float> got(16 * 1536), want(1536);
+    for (int64_t g = 0; g < 2; ++g) {
+      q4kx16_group_to_float(m.packed_view.row(16 * g), 1536, got.data(), 1536);
+      for (int r = 0; r < 16; ++r) {
+        dequantize_row(GgmlType::Q4_K, m.file_view.row(16 * g + r), want.data(), 1536);
+        ASSERT_TRUE(std::equal(want.begin(), want.end(), got.begin() + r * 1536)) << simd_level_name(level) << " row " << 16 * g + r;
+      }
+    }
+  }
+  set_simd_level(detected_simd_level());
+}
+
+
+// MoE decode passes the experts' Q4Kx16 slices through matmul_many: same results as matmul.
+TEST(Q4Kx16, MatmulManyMatchesMatmul) {
+  std::mt19937 rng(29);
+  const Q4KMatrix m = make_matrix(48, 2048, 31);
+  for (int64_t n : {1, 3}) {
+    std::vector<float> X(static_cast<size_t>(n * 2048));
+    for (int64_t t = 0; t < n; ++t) {
+      const auto x = random_vec(2048, rng);
+      std::copy(x.begin(), x.end(), X.begin() + t * 2048);
+    }
+    const MatView a = m.packed_view.slice_rows(0, 32), b = m.packed_view.slice_rows(32, 16);
+    std::vector<float> wa(n * 32), wb(n * 16), ga(n * 32, NAN), gb(n * 16, NAN);
+    matmul(a, X.data(), n, wa.data());
+    matmul(b, X.data(), n, wb.data());
+    matmul_many({{a, X.data(), n, ga.data()}, {b, X.data(), n, gb.data()}});
+    EXPECT_EQ(ga, wa) << n;
+    EXPECT_EQ(gb, wb) << n;
+  }
+}
+
+}  // namespace
+}  // namespace qs
