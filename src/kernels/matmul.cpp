@@ -71,31 +71,25 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
   fn(rows.data, rows.row_stride, rows.rows, w, rows.cols, out);
 }
 
-// Q8x16 weights: the grouped kernel over a range of 16-row groups, every token at once.
-void gemm_q8x16_groups(const MatView& W, const uint8_t* act, size_t ab, int64_t n_tok, float* Y, int64_t g0, int64_t g1) {
-  q8x16_gemm_kernel()(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n_tok, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
-}
-
-void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
+// Grouped layouts (Q8x16, Q4Kx16): the layout's kernel over ranges of 16-row groups, every token at once.
+void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
   std::vector<uint8_t> buf;
-  const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_32Split, X, n, W.cols, n == 1 ? tl_act : buf));
-  const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
-  const int64_t groups = W.rows / 16;
-  if (n == 1 && W.rows * W.cols < 32768) return gemm_q8x16_groups(W, act, ab, n, Y, 0, groups);
-  global_pool().parallel_for(groups, [&](int64_t g0, int64_t g1, int) { gemm_q8x16_groups(W, act, ab, n, Y, g0, g1); });
-}
-
-// Q4Kx16 weights: the grouped Q4_K kernel over 16-row groups, every token at once (Q8_K activations).
-void matmul_q4kx16(const MatView& W, const float* X, int64_t n, float* Y) {
-  std::vector<uint8_t> buf;
-  const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_K, X, n, W.cols, n == 1 ? tl_act : buf));
-  const size_t ab = act_bytes(ActFormat::Q8_K, W.cols);
-  const GemmFn gemm = q4kx16_gemm_kernel();
+  const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, n == 1 ? tl_act : buf));
+  const size_t ab = act_bytes(f, W.cols);
   auto groups = [&](int64_t g0, int64_t g1, int) {
     gemm(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
   };
   if (n == 1 && W.rows * W.cols < 32768) return groups(0, W.rows / 16, 0);
   global_pool().parallel_for(W.rows / 16, groups);
+}
+
+void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
+  matmul_grouped(W, X, n, Y, ActFormat::Q8_32Split, q8x16_gemm_kernel());
+}
+
+// Q4Kx16 takes Q8_K activations (256 per block, with sums of 16 for the mins).
+void matmul_q4kx16(const MatView& W, const float* X, int64_t n, float* Y) {
+  matmul_grouped(W, X, n, Y, ActFormat::Q8_K, q4kx16_gemm_kernel());
 }
 
 void matvec(const MatView& W, const float* x, float* y) {

@@ -27,13 +27,6 @@ void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const floa
   else matvec_st(uk, q_nope, q_lat);                                   // uk: [d_c, d_n] = W_UKᵀ
 }
 
-// W_UK·c_kv for one head: the decompressed no-rope key.
-void decompress_key(const ModelConfig& c, const LayerWeights& w, int h, const float* c_kv, float* k_nope) {
-  const MatView uk = w.uk(h, c);
-  if (w.mla_layout == MlaLayout::KvB) matvec_st(uk, c_kv, k_nope);
-  else matvec_t_st(uk, c_kv, k_nope);
-}
-
 // Attention in latent space: one 576-wide query [W_UKᵀ·q_nope | q_pe] per head scores every cached
 // row [c_kv | k_pe] directly; the weighted sum of c_kv is lifted to the value head by W_UV.
 void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
@@ -94,15 +87,19 @@ void decompress_chunk(const ModelConfig& c, const LayerWeights& w, const KvCache
   for (int j = 0; j < ns; ++j) std::copy_n(&lat[j * row], dc, &c_kv[static_cast<size_t>(j) * dc]);
   KV.resize(static_cast<size_t>(ns) * kv_row);
   if (w.mla_layout == MlaLayout::KvB) return float_gemm_rows(w.wkv_b, c_kv.data(), ns, KV.data());
-  // attn_k_b holds W_UKᵀ per head (a transposed product per key), attn_v_b W_UV (one product).
+  // attn_v_b holds W_UV (one product for every head); attn_k_b holds W_UKᵀ per head, [d_c][d_n], which is
+  // already the transposed operand of the score tile: K_nope[j] = Σ_r c_kv[j][r] · W_UKᵀ[r].
   std::vector<float> Vall(static_cast<size_t>(ns) * H * dv);
-  matmul(w.wv_b, c_kv.data(), ns, Vall.data());
-  global_pool().parallel_for(int64_t{ns} * H, [&](int64_t b, int64_t e, int) {
-    for (int64_t job = b; job < e; ++job) {
-      const size_t j = static_cast<size_t>(job / H), h = static_cast<size_t>(job % H);
-      float* dst = &KV[j * kv_row + h * (dn + dv)];
-      decompress_key(c, w, static_cast<int>(h), &c_kv[j * dc], dst);
-      std::copy_n(&Vall[(j * H + h) * dv], dv, dst + dn);
+  float_gemm_rows(w.wv_b, c_kv.data(), ns, Vall.data());
+  const ScoresTileFn tile = scores_tile_kernel();
+  global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
+    std::vector<float> ukt(static_cast<size_t>(dc) * dn);
+    for (int64_t h = h0; h < h1; ++h) {
+      const MatView uk = w.uk(static_cast<int>(h), c);
+      for (int r = 0; r < dc; ++r) row_to_float(uk, r, &ukt[static_cast<size_t>(r) * dn]);
+      float* k_nope = &KV[static_cast<size_t>(h) * (dn + dv)];
+      tile(c_kv.data(), static_cast<size_t>(dc), ns, ukt.data(), static_cast<size_t>(dn), dn, dc, 1.f, k_nope, kv_row);
+      for (int j = 0; j < ns; ++j) std::copy_n(&Vall[(static_cast<size_t>(j) * H + h) * dv], dv, k_nope + j * kv_row + dn);
     }
   });
 }
