@@ -6,6 +6,7 @@
 
 #include "kernels/ops.h"
 #include "kernels/q4k_x16.h"
+#include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
@@ -71,7 +72,7 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
   fn(rows.data, rows.row_stride, rows.rows, w, rows.cols, out);
 }
 
-// Grouped layouts (Q8x16, Q4Kx16): the layout's kernel over ranges of 16-row groups, every token at once.
+// Grouped layouts (Q8x16, Q4Kx16, Q5x16): the layout's kernel over ranges of 16-row groups, every token at once.
 void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
   std::vector<uint8_t> buf;
   const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, n == 1 ? tl_act : buf));
@@ -92,9 +93,15 @@ void matmul_q4kx16(const MatView& W, const float* X, int64_t n, float* Y) {
   matmul_grouped(W, X, n, Y, ActFormat::Q8_K, q4kx16_gemm_kernel());
 }
 
+// Q5x16 shares Q8x16's activations; its kernel rebuilds the Q8x16 operands from 5-bit values.
+void matmul_q5x16(const MatView& W, const float* X, int64_t n, float* Y) {
+  matmul_grouped(W, X, n, Y, ActFormat::Q8_32Split, q5x16_gemm_kernel());
+}
+
 void matvec(const MatView& W, const float* x, float* y) {
   if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, x, 1, y);
   if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, x, 1, y);
+  if (W.layout == RowLayout::Q5x16) return matmul_q5x16(W, x, 1, y);
   if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
   const RowDotFn fn = row_dot_kernel(W);
   if (!fn) {
@@ -129,9 +136,13 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 // Q4Kx16 has its own grouped kernel, which beat the conversion (with the AMX GEMM) below ~200
 // tokens on a 2-core Sapphire Rapids slice; the conversion wins on larger batches.
 constexpr int64_t kQ4Kx16ConvertMinTokens = 192;
+// Q5x16's conversion is exact and cheap (no rounding, just unpacking): batches from the size where
+// the AMX kernel takes over from VNNI get it; smaller ones run Q5x16's own kernel.
+constexpr int64_t kQ5x16ConvertMinTokens = 12;
 
 bool convertible_to_q8x16(const MatView& W, int64_t n) {
   if (W.layout == RowLayout::Q4Kx16) return n >= kQ4Kx16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
+  if (W.layout == RowLayout::Q5x16) return n >= kQ5x16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
   return n >= 8 && W.layout == RowLayout::File && W.rows % 16 == 0 && W.cols % 32 == 0 &&
          W.type != GgmlType::F32 && W.type != GgmlType::F16 && W.type != GgmlType::BF16 &&
          active_simd_level() >= SimdLevel::Avx512;
@@ -153,8 +164,12 @@ void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* 
 const uint8_t* q8x16_group_of(const MatView& W, int64_t g) {
   thread_local std::vector<float> f;
   thread_local std::vector<uint8_t> grp;
-  f.resize(static_cast<size_t>(16 * W.cols));
   grp.resize(16 * row_bytes(GgmlType::Q8_0, W.cols));
+  if (W.layout == RowLayout::Q5x16) {  // exact, without the float round trip
+    q5x16_group_to_q8x16(W.row(16 * g), W.cols, grp.data());
+    return grp.data();
+  }
+  f.resize(static_cast<size_t>(16 * W.cols));
   if (W.layout == RowLayout::Q4Kx16) q4kx16_group_to_float(W.row(16 * g), W.cols, f.data(), static_cast<size_t>(W.cols));
   else for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
   pack_group_from_float_avx512()(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
@@ -166,6 +181,7 @@ void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, X, n, Y);
   if (convertible_to_q8x16(W, n)) return matmul_converted_q8x16(W, X, n, Y);
   if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, X, n, Y);
+  if (W.layout == RowLayout::Q5x16) return matmul_q5x16(W, X, n, Y);
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
   const RowDotFn fn = row_dot_kernel(W);
   if (fn) {

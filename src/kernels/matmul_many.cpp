@@ -6,6 +6,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/q4k_x16.h"
+#include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
@@ -39,6 +40,9 @@ void choose_kernel(Plan& p) {
   } else if (W.layout == RowLayout::Q4Kx16) {
     p.fmt = ActFormat::Q8_K;
     p.gemm_fn = q4kx16_gemm_kernel();
+  } else if (W.layout == RowLayout::Q5x16) {
+    p.fmt = ActFormat::Q8_32Split;
+    p.gemm_fn = q5x16_gemm_kernel();
   } else if (W.layout == RowLayout::File && (p.row_fn = row_dot_kernel(W))) {
     p.fmt = act_format(W);
   }

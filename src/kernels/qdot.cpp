@@ -24,7 +24,7 @@ ActFormat act_format(GgmlType w) {
 }
 
 ActFormat act_format(const MatView& w) {
-  return w.layout == RowLayout::Q8x16 ? ActFormat::Q8_32Split : act_format(w.type);
+  return w.layout == RowLayout::Q8x16 || w.layout == RowLayout::Q5x16 ? ActFormat::Q8_32Split : act_format(w.type);
 }
 
 size_t act_bytes(ActFormat f, int64_t n) {
@@ -95,7 +95,7 @@ void quantize_act(ActFormat f, const float* x, void* dst, int64_t n) {
 }
 
 RowDotFn row_dot_kernel(const MatView& w, SimdLevel level) {
-  if (w.layout != RowLayout::File) return nullptr;  // grouped layouts: q8x16_gemm_kernel, q4kx16_gemm_kernel
+  if (w.layout != RowLayout::File) return nullptr;  // grouped layouts: q8x16_, q4kx16_, q5x16_gemm_kernel
   return row_dot_kernel(w.type, level);
 }
 

@@ -31,7 +31,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
   std::vector<MatView*> views;
   auto add = [&](MatView& m) {
-    // Q8_0 (with Q4_0/Q5_0) and Q4_K are repacked for the VNNI kernels (repack_worthwhile); other
+    // Q8_0 (with Q4_0), Q5_0 and Q4_K are repacked for the VNNI kernels (repack_worthwhile); other
     // quantized matrices are copied as they are, which still moves them from 4 KiB file pages to
     // huge anonymous pages (fewer TLB misses when streaming).
     if (!m.empty() && m.layout == RowLayout::File && m.type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2)

@@ -18,8 +18,11 @@ namespace qs {
 // block: the 16 rows' fp16 d and dmin, their 6-bit sub-block scales and mins unpacked to bytes,
 // then the nibbles so that one 64-byte load holds 4 values of all 16 rows twice (low and high
 // nibbles); 148 bytes per row and block (file: 144), so 16-row slices stay valid (q4k_x16.h).
+// Q5x16: Q5_0 the same way (type stays Q5_0, activations as Q8x16's): per block the 16 fp16
+// scales, then nibbles and high bits that rebuild Q8x16's steps in registers; 22 bytes per row and
+// block, like the file (q5_x16.h).
 // Views of these layouts start and end on 16-row group boundaries.
-enum class RowLayout : uint8_t { File, Q8x16, Q4Kx16 };
+enum class RowLayout : uint8_t { File, Q8x16, Q4Kx16, Q5x16 };
 
 struct MatView {
   const uint8_t* data = nullptr;
