@@ -10,6 +10,7 @@
 
 #include <cstring>
 
+#include "kernels/prefetch.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
@@ -197,8 +198,10 @@ QS_TARGET inline void q4kx16_group(const uint8_t* grp, int64_t nb, const uint8_t
   const __m512i m4 = _mm512_set1_epi8(0x0F);
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const size_t pfd = prefetch_distance();
   for (int64_t k = 0; k < nb; ++k) {
     const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+    if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
     __m512i mins[4], isum[T], imin[T];
     for (int p = 0; p < 4; ++p)
       mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * p)));
@@ -214,6 +217,7 @@ QS_TARGET inline void q4kx16_group(const uint8_t* grp, int64_t nb, const uint8_t
     }
     for (int j = 0; j < 8; ++j) {
       const uint8_t* q = blk + kQuants + 256 * j;
+      if (pfd) prefetch_lines(q + pfd, 4);
       __m512i s0[T], s1[T];
       for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
       for (int s = 0; s < 4; ++s) {

@@ -13,6 +13,7 @@
 
 #include <cstring>
 
+#include "kernels/prefetch.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
@@ -164,7 +165,9 @@ QS_TARGET inline void q5x16_group(const uint8_t* grp, int64_t nb, const uint8_t*
   }
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const size_t pfd = prefetch_distance();
   for (int64_t k = 0; k < nb; ++k) {
+    if (pfd) prefetch_lines(quants + kQuantBytes * k + pfd, 5);
     __m512i w[8];
     q5_steps(quants + kQuantBytes * k, w);
     __m512i i0[T], i1[T];

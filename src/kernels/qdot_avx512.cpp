@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/prefetch.h"
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
@@ -59,6 +60,8 @@ QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void*
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* row = reinterpret_cast<const uint16_t*>(w + r * stride);
+    // The next row's start: MLA's 16-bit up-projections are read once per token, from memory.
+    if (prefetch_distance()) prefetch_lines(w + (r + 1) * stride, static_cast<int>(std::min<int64_t>(8, (2 * n + 63) / 64)));
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
     int64_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -200,7 +203,25 @@ QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void*
 template <bool kBf16>
 QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
   int64_t i = 0;
-  // Columns in register-sized strips so each output strip is loaded and stored once.
+  // Columns in register-sized strips so each output strip is loaded and stored once. Wide strips
+  // first: MLA's absorbed decode runs this over 16-bit weights read from memory (W_UK rows of 512),
+  // where 64-column strips meant a strided pass over all rows per strip; now 512 contiguous bytes
+  // per row, with the row a few ahead prefetched. Each output still sums rows in order.
+  const bool prefetch = prefetch_distance() != 0;
+  for (; i + 256 <= n; i += 256) {
+    __m512 o[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) o[j] = _mm512_loadu_ps(out + i + 16 * j);
+    for (int64_t r = 0; r < nr; ++r) {
+      const auto* row = reinterpret_cast<const uint16_t*>(rows + r * stride) + i;
+      if (prefetch) prefetch_lines(row + 4 * stride / 2, 8);
+      const __m512 a = _mm512_set1_ps(wts[r]);
+#pragma GCC unroll 16
+      for (int j = 0; j < 16; ++j) o[j] = _mm512_fmadd_ps(a, kBf16 ? load_bf16(row + 16 * j) : load_f16(row + 16 * j), o[j]);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) _mm512_storeu_ps(out + i + 16 * j, o[j]);
+  }
   for (; i + 64 <= n; i += 64) {
     __m512 o0 = _mm512_loadu_ps(out + i), o1 = _mm512_loadu_ps(out + i + 16), o2 = _mm512_loadu_ps(out + i + 32),
            o3 = _mm512_loadu_ps(out + i + 48);
@@ -250,8 +271,10 @@ QS_TARGET inline void q8x16_group(const uint8_t* grp, int64_t nb, const uint8_t*
   }
   __m512 acc[T];
   for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  const size_t pfd = prefetch_distance();
   for (int64_t k = 0; k < nb; ++k) {
     const uint8_t* qk = quants + 512 * k;
+    if (pfd) prefetch_lines(qk + pfd, 8);
     __m512i i0[T], i1[T];
     for (int t = 0; t < T; ++t) {
       i0[t] = _mm512_set1_epi32(-128 * xs[t][k]);  // the +128 offset of the stored quants
