@@ -71,6 +71,56 @@ TEST(Kernels, SimdEqualsScalar) {
   }
 }
 
+// MLA's up-projections and the latent cache's weighted sum take float activations: for the float
+// types and Q8_0, every level's row dot and weighted sum against double sums over the dequantized
+// weights (widths cover the 256-column strips and the 32-column tail).
+TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0})
+    for (int64_t n : {1024, 544}) {
+      RowsCase s = make(t, 40 + static_cast<uint32_t>(n));
+      if (n != s.n) {  // the same rows cut to n columns (whole blocks)
+        RowsCase c = s;
+        c.n = n;
+        c.stride = s.stride;
+        c.wf.assign(static_cast<size_t>(s.rows * n), 0.f);
+        for (int64_t r = 0; r < s.rows; ++r) dequantize_row(t, s.w.data() + r * s.stride, &c.wf[r * n], n);
+        c.x.resize(n);
+        s = c;
+      }
+      std::vector<float> wts(s.rows);
+      for (int64_t r = 0; r < s.rows; ++r) wts[r] = 0.3f * static_cast<float>(r) - 0.8f;
+      for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
+        if (level > detected_simd_level()) continue;
+        const RowDotFn dot = row_dot_f32act_kernel(t, level);
+        const RowsAxpyFn axpy = rows_axpy_kernel(t, level);
+        ASSERT_NE(dot, nullptr) << traits(t).name;
+        ASSERT_NE(axpy, nullptr) << traits(t).name;
+        std::vector<float> got(s.rows), sum(static_cast<size_t>(n), 1.f);
+        dot(s.w.data(), s.stride, s.rows, s.x.data(), n, got.data());
+        axpy(s.w.data(), s.stride, s.rows, wts.data(), n, sum.data());
+        for (int64_t r = 0; r < s.rows; ++r) {
+          double want = 0, mag = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            want += double{s.wf[r * n + i]} * s.x[i];
+            mag += std::fabs(double{s.wf[r * n + i]} * s.x[i]);
+          }
+          EXPECT_NEAR(got[r], want, 1e-6 * mag + 1e-6) << traits(t).name << " dot at " << simd_level_name(level) << " n " << n;
+        }
+        for (int64_t i = 0; i < n; ++i) {
+          double want = 1, mag = 1;
+          for (int64_t r = 0; r < s.rows; ++r) {
+            want += double{wts[r]} * s.wf[r * n + i];
+            mag += std::fabs(double{wts[r]} * s.wf[r * n + i]);
+          }
+          ASSERT_NEAR(sum[i], want, 1e-6 * mag) << traits(t).name << " axpy at " << simd_level_name(level) << " n " << n << " col " << i;
+        }
+      }
+    }
+  // Types whose kernels want quantized activations have no float-activation row dot.
+  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q4_K, SimdLevel::Scalar), nullptr);
+  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q4_K, detected_simd_level()), nullptr);
+}
+
 TEST(Kernels, QuantizedActivationsStayWithinRoundingBound) {
   for (GgmlType t : kTypes) {
     const RowsCase s = make(t, 100 + static_cast<uint32_t>(t));

@@ -44,6 +44,13 @@ inline RowDotFn row_dot_kernel(GgmlType w) { return row_dot_kernel(w, active_sim
 RowDotFn row_dot_kernel(const MatView& w, SimdLevel level);
 inline RowDotFn row_dot_kernel(const MatView& w) { return row_dot_kernel(w, active_simd_level()); }
 
+// Row dots against float activations whatever the weight type's own activation format: the float
+// types' kernels, and Q8_0 rows converted in registers (MLA's up-projections). nullptr for others.
+RowDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level);
+inline RowDotFn row_dot_f32act_kernel(GgmlType w) { return row_dot_f32act_kernel(w, active_simd_level()); }
+RowDotFn row_dot_f32act_scalar(GgmlType w);
+RowDotFn row_dot_f32act_avx512(GgmlType w);
+
 // Several activation vectors at once against Q8x16 rows (nr a multiple of 16):
 // out[t·out_stride + r] = row r · act_t, act_t at act + t·act_stride.
 using GemmFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,

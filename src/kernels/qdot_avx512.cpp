@@ -406,10 +406,78 @@ PackGroupFn pack_group_from_float_avx512() { return pack_group_from_float; }
 
 GemmFn q8x16_gemm_avx512() { return gemm_q8x16; }
 
+namespace {
+
+// 16 int8 quants as floats.
+QS_TARGET inline __m512 q8_to_ps(const int8_t* q) {
+  return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))));
+}
+
+// Q8_0 rows against float activations (MLA's up-projections: the latent is not rounded to 8 bits).
+QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  const auto* x = static_cast<const float*>(act);
+  const int64_t nb = n / 32;
+  const bool prefetch = prefetch_distance() != 0;
+  for (int64_t r = 0; r < nr; ++r) {
+    const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
+    if (prefetch) prefetch_lines(w + (r + 1) * stride, static_cast<int>(std::min<size_t>(8, (stride + 63) / 64)));
+    __m512 acc = _mm512_setzero_ps();
+    for (int64_t k = 0; k < nb; ++k) {
+      const __m512 t = _mm512_fmadd_ps(q8_to_ps(b[k].qs), _mm512_loadu_ps(x + 32 * k),
+                                       _mm512_mul_ps(q8_to_ps(b[k].qs + 16), _mm512_loadu_ps(x + 32 * k + 16)));
+      acc = _mm512_fmadd_ps(t, _mm512_set1_ps(h2f(b[k].d)), acc);
+    }
+    out[r] = hsum(acc);
+  }
+}
+
+// out[c] += Σ_r wts[r] · d·q over Q8_0 rows: MLA's W_UKᵀ·q_nope on Q8_0 weights, and the weighted
+// sum of a Q8_0 latent cache. Strips of 256 columns as in axpy_rows_half.
+QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+  const bool prefetch = prefetch_distance() != 0;
+  int64_t i = 0;
+  for (; i + 256 <= n; i += 256) {
+    __m512 o[16];
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) o[j] = _mm512_loadu_ps(out + i + 16 * j);
+    for (int64_t r = 0; r < nr; ++r) {
+      const auto* b = reinterpret_cast<const block_q8_0*>(rows + r * stride) + i / 32;
+      if (prefetch) prefetch_lines(reinterpret_cast<const uint8_t*>(b) + 4 * stride, 5);
+#pragma GCC unroll 8
+      for (int k = 0; k < 8; ++k) {
+        const __m512 a = _mm512_set1_ps(wts[r] * h2f(b[k].d));
+        o[2 * k] = _mm512_fmadd_ps(a, q8_to_ps(b[k].qs), o[2 * k]);
+        o[2 * k + 1] = _mm512_fmadd_ps(a, q8_to_ps(b[k].qs + 16), o[2 * k + 1]);
+      }
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < 16; ++j) _mm512_storeu_ps(out + i + 16 * j, o[j]);
+  }
+  for (; i + 32 <= n; i += 32) {
+    __m512 o0 = _mm512_loadu_ps(out + i), o1 = _mm512_loadu_ps(out + i + 16);
+    for (int64_t r = 0; r < nr; ++r) {
+      const auto* b = reinterpret_cast<const block_q8_0*>(rows + r * stride) + i / 32;
+      const __m512 a = _mm512_set1_ps(wts[r] * h2f(b->d));
+      o0 = _mm512_fmadd_ps(a, q8_to_ps(b->qs), o0);
+      o1 = _mm512_fmadd_ps(a, q8_to_ps(b->qs + 16), o1);
+    }
+    _mm512_storeu_ps(out + i, o0);
+    _mm512_storeu_ps(out + i + 16, o1);
+  }
+}
+
+}  // namespace
+
+RowDotFn row_dot_f32act_avx512(GgmlType w) {
+  if (w == GgmlType::Q8_0) return dot_q8_0_f32;
+  return act_format(w) == ActFormat::F32 ? row_dot_avx512(w) : nullptr;
+}
+
 RowsAxpyFn rows_axpy_avx512(GgmlType t) {
   switch (t) {
     case GgmlType::F16: return axpy_rows_half<false>;
     case GgmlType::BF16: return axpy_rows_half<true>;
+    case GgmlType::Q8_0: return axpy_rows_q8_0;
     default: return nullptr;
   }
 }

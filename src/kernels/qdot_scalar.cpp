@@ -174,6 +174,28 @@ void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act,
 
 GemmFn q8x16_gemm_scalar() { return gemm_q8x16; }
 
+namespace {
+
+// Q8_0 rows against float activations: each row dequantized, then a float dot.
+void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+  thread_local std::vector<float> tmp;
+  tmp.resize(static_cast<size_t>(n));
+  const auto* x = static_cast<const float*>(act);
+  for (int64_t r = 0; r < nr; ++r) {
+    dequantize_row(GgmlType::Q8_0, w + r * stride, tmp.data(), n);
+    float s = 0.f;
+    for (int64_t i = 0; i < n; ++i) s += tmp[i] * x[i];
+    out[r] = s;
+  }
+}
+
+}  // namespace
+
+RowDotFn row_dot_f32act_scalar(GgmlType w) {
+  if (w == GgmlType::Q8_0) return dot_q8_0_f32;
+  return act_format(w) == ActFormat::F32 ? row_dot_scalar(w) : nullptr;
+}
+
 RowsAxpyFn rows_axpy_scalar(GgmlType t) {
   switch (t) {
     case GgmlType::F32: return axpy_rows<GgmlType::F32>;
