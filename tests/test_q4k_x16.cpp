@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "grouped_layout_util.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
@@ -18,43 +19,12 @@
 namespace qs {
 namespace {
 
-struct Q4KMatrix {
-  std::vector<uint8_t> file, packed;
-  MatView file_view, packed_view;
-};
+using test::random_vec;
+using Q4KMatrix = test::GroupedMatrix;
 
-// Random Q4_K rows with a per-row offset (so the mins matter) and a few outliers, packed into
-// groups directly (works on any CPU; repack() needs AVX-512).
 Q4KMatrix make_matrix(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  Q4KMatrix m;
-  const size_t stride = row_bytes(GgmlType::Q4_K, cols);
-  m.file.resize(stride * rows);
-  std::vector<float> tmp(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    const float offset = 0.02f * nd(rng);
-    for (auto& v : tmp) v = offset + 0.05f * nd(rng);
-    tmp[(r * 37) % cols] = 0.8f;
-    quantize_row(GgmlType::Q4_K, tmp.data(), m.file.data() + r * stride, cols);
-  }
-  m.file_view = MatView{m.file.data(), GgmlType::Q4_K, rows, cols, stride};
-  const size_t rb = kQ4Kx16RowBytesPerBlock * static_cast<size_t>(cols / QK_K);
-  m.packed.resize(rb * rows);
-  for (int64_t g = 0; g < rows / 16; ++g) pack_q4kx16_group(m.file_view.row(16 * g), stride, cols, m.packed.data() + 16 * g * rb);
-  m.packed_view = m.file_view;
-  m.packed_view.data = m.packed.data();
-  m.packed_view.row_stride = rb;
-  m.packed_view.layout = RowLayout::Q4Kx16;
-  return m;
-}
-
-std::vector<float> random_vec(int64_t n, std::mt19937& rng) {
-  std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<float> x(n);
-  for (auto& v : x) v = nd(rng);
-  x[n / 3] = 6.f;
-  return x;
+  return test::make_grouped(GgmlType::Q4_K, RowLayout::Q4Kx16, pack_q4kx16_group,
+                            kQ4Kx16RowBytesPerBlock * static_cast<size_t>(cols / QK_K), rows, cols, seed);
 }
 
 // The file layout's scalar Q4_K·Q8_K product for n tokens (Y[t][r]).
@@ -70,15 +40,7 @@ const int64_t kCols[] = {256, 1536, 2048};
 
 TEST(Q4Kx16, RowToFloatEqualsDequantize) {
   for (int64_t rows : kRows)
-    for (int64_t cols : kCols) {
-      const Q4KMatrix m = make_matrix(rows, cols, static_cast<uint32_t>(rows + cols));
-      std::vector<float> a(cols), b(cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        dequantize_row(GgmlType::Q4_K, m.file_view.row(r), a.data(), cols);
-        row_to_float(m.packed_view, r, b.data());
-        ASSERT_EQ(a, b) << rows << "x" << cols << " row " << r;
-      }
-    }
+    for (int64_t cols : kCols) test::expect_rows_match_file(make_matrix(rows, cols, static_cast<uint32_t>(rows + cols)));
 }
 
 // The grouped kernels against the file layout's scalar kernel, 1 to 7 tokens (the 4-, 2- and

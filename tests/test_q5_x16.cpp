@@ -7,6 +7,7 @@
 #include <random>
 #include <vector>
 
+#include "grouped_layout_util.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
@@ -18,39 +19,12 @@
 namespace qs {
 namespace {
 
-struct Q5Matrix {
-  std::vector<uint8_t> file, packed;
-  MatView file_view, packed_view;
-};
+using test::random_vec;
+using Q5Matrix = test::GroupedMatrix;
 
-// Random Q5_0 rows (every high bit pattern occurs), packed into groups directly (any CPU).
+// Every high-bit pattern occurs in these rows.
 Q5Matrix make_matrix(int64_t rows, int64_t cols, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.f, 1.f);
-  Q5Matrix m;
-  const size_t stride = row_bytes(GgmlType::Q5_0, cols);
-  m.file.resize(stride * rows);
-  std::vector<float> tmp(cols);
-  for (int64_t r = 0; r < rows; ++r) {
-    for (auto& v : tmp) v = 0.05f * nd(rng);
-    tmp[(r * 37) % cols] = 0.8f;
-    quantize_row(GgmlType::Q5_0, tmp.data(), m.file.data() + r * stride, cols);
-  }
-  m.file_view = MatView{m.file.data(), GgmlType::Q5_0, rows, cols, stride};
-  m.packed.resize(stride * rows);
-  for (int64_t g = 0; g < rows / 16; ++g) pack_q5x16_group(m.file_view.row(16 * g), stride, cols, m.packed.data() + 16 * g * stride);
-  m.packed_view = m.file_view;
-  m.packed_view.data = m.packed.data();
-  m.packed_view.layout = RowLayout::Q5x16;
-  return m;
-}
-
-std::vector<float> random_vec(int64_t n, std::mt19937& rng) {
-  std::normal_distribution<float> nd(0.f, 1.f);
-  std::vector<float> x(n);
-  for (auto& v : x) v = nd(rng);
-  x[n / 3] = 6.f;
-  return x;
+  return test::make_grouped(GgmlType::Q5_0, RowLayout::Q5x16, pack_q5x16_group, row_bytes(GgmlType::Q5_0, cols), rows, cols, seed);
 }
 
 // n tokens' activations in the Q8x16 format, as floats and quantized.
@@ -86,15 +60,7 @@ const int64_t kCols[] = {32, 1408, 2048};
 
 TEST(Q5x16, RowToFloatEqualsDequantize) {
   for (int64_t rows : kRows)
-    for (int64_t cols : kCols) {
-      const Q5Matrix m = make_matrix(rows, cols, static_cast<uint32_t>(rows + cols));
-      std::vector<float> a(cols), b(cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        dequantize_row(GgmlType::Q5_0, m.file_view.row(r), a.data(), cols);
-        row_to_float(m.packed_view, r, b.data());
-        ASSERT_EQ(a, b) << rows << "x" << cols << " row " << r;
-      }
-    }
+    for (int64_t cols : kCols) test::expect_rows_match_file(make_matrix(rows, cols, static_cast<uint32_t>(rows + cols)));
 }
 
 // The conversion to Q8x16 (scalar and AVX-512) keeps every value: the Q8x16 view of it

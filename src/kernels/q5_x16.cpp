@@ -13,7 +13,7 @@
 
 #include <cstring>
 
-#include "kernels/prefetch.h"
+#include "kernels/grouped_q8.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
@@ -122,89 +122,21 @@ void q5x16_group_to_q8x16(const uint8_t* grp, int64_t cols, uint8_t* out) {
 
 namespace {
 
-// Scalar reference: the Q8x16 scalar kernel's arithmetic, with Σ q·x − 16·Σx.
-void gemm_q5x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride, int64_t n_tok,
-                       int64_t n, float* out, size_t out_stride) {
-  const int64_t nb = n / 32;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
-    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
-    const auto* scales = reinterpret_cast<const uint16_t*>(grp);
-    const uint8_t* quants = grp + 32 * nb;
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const auto* xq = reinterpret_cast<const int8_t*>(act + t * act_stride);
-      const auto* xd = reinterpret_cast<const float*>(xq + n);
-      const auto* xs = reinterpret_cast<const int32_t*>(xd + nb);
-      for (int r = 0; r < 16; ++r) {
-        float s = 0.f;
-        for (int64_t k = 0; k < nb; ++k) {
-          int32_t isum = 0;
-          for (int e = 0; e < 32; ++e) isum += q5x16_quant(quants + kQuantBytes * k, r, e) * xq[32 * k + e];
-          s += fp16_to_f32(scales[16 * k + r]) * xd[k] * static_cast<float>(isum - 16 * xs[k]);
-        }
-        out[t * out_stride + g0 + r] = s;
-      }
-    }
-  }
-}
-
-// The Q8x16 VNNI kernel's structure (q8x16_group in qdot_avx512.cpp) with the weights rebuilt in
-// registers; the integer sums are exact either way and the float steps are the same, so the
-// results are bit-identical to it. Up to 4 tokens share each block's unpacking.
-template <int T>
-QS_TARGET inline void q5x16_group(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, int64_t n,
-                                  float* out, size_t out_stride) {
-  const auto* scales = reinterpret_cast<const uint16_t*>(grp);
-  const uint8_t* quants = grp + 32 * nb;
-  const int8_t* xq[T];
-  const float* xd[T];
-  const int32_t* xs[T];
-  for (int t = 0; t < T; ++t) {
-    xq[t] = reinterpret_cast<const int8_t*>(act + t * act_stride);
-    xd[t] = reinterpret_cast<const float*>(xq[t] + n);
-    xs[t] = reinterpret_cast<const int32_t*>(xd[t] + nb);
-  }
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k) {
-    if (pfd) prefetch_lines(quants + kQuantBytes * k + pfd, 5);
-    __m512i w[8];
-    q5_steps(quants + kQuantBytes * k, w);
-    __m512i i0[T], i1[T];
-    for (int t = 0; t < T; ++t) {
-      i0[t] = _mm512_set1_epi32(-16 * xs[t][k]);  // the −16 offset of the stored values
-      i1[t] = _mm512_setzero_si512();
-    }
-    for (int g = 0; g < 8; g += 2) {
-      for (int t = 0; t < T; ++t) {
-        int32_t x0, x1;
-        std::memcpy(&x0, xq[t] + 32 * k + 4 * g, 4);
-        std::memcpy(&x1, xq[t] + 32 * k + 4 * g + 4, 4);
-        i0[t] = _mm512_dpbusd_epi32(i0[t], w[g], _mm512_set1_epi32(x0));
-        i1[t] = _mm512_dpbusd_epi32(i1[t], w[g + 1], _mm512_set1_epi32(x1));
-      }
-    }
-    const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * k)));
-    for (int t = 0; t < T; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[t], i1[t])), _mm512_mul_ps(sw, _mm512_set1_ps(xd[t][k])), acc[t]);
-  }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
-}
-
-QS_TARGET void gemm_q5x16_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
-                                 int64_t n_tok, int64_t n, float* out, size_t out_stride) {
-  const int64_t nb = n / 32;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
-    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
-    int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) q5x16_group<4>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t + 2 <= n_tok; t += 2) q5x16_group<2>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t < n_tok; ++t) q5x16_group<1>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-  }
-}
+// Q5x16 in grouped_q8's terms: stored value q (0..31), weight d·(q − 16).
+struct Q5x16Layout {
+  static constexpr size_t kBlockBytes = kQuantBytes;
+  static constexpr int32_t kOffset = 16;
+  static int value(const uint8_t* blk, int r, int e) { return q5x16_quant(blk, r, e); }
+  QS_TARGET static void steps(const uint8_t* blk, __m512i w[8]) { q5_steps(blk, w); }
+};
 
 }  // namespace
 
-GemmFn q5x16_gemm_kernel(SimdLevel level) { return level >= SimdLevel::Avx512 ? gemm_q5x16_avx512 : gemm_q5x16_scalar; }
+// At Avx512 bit-identical to the Q8x16 VNNI kernel on the converted group (exact integer sums,
+// the same float steps); up to 4 tokens share each block's unpacking.
+GemmFn q5x16_gemm_kernel(SimdLevel level) {
+  if (level >= SimdLevel::Avx512) return grouped_q8::gemm_avx512<Q5x16Layout>;
+  return grouped_q8::gemm_scalar<Q5x16Layout>;
+}
 
 }  // namespace qs

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/grouped_q8.h"
 #include "kernels/prefetch.h"
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
@@ -253,62 +254,6 @@ QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, co
     }
 }
 
-// Q8x16 groups (see mat_view.h): each 64-byte load holds 4 quants of 16 rows; one VNNI product
-// with the token's 4 matching activations (broadcast) advances all 16 row sums. Up to 4 tokens
-// share every weight load; two integer accumulators per token shorten the dependency chains.
-template <int T>
-QS_TARGET inline void q8x16_group(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, int64_t n,
-                                  float* out, size_t out_stride) {
-  const auto* scales = reinterpret_cast<const uint16_t*>(grp);
-  const uint8_t* quants = grp + 32 * nb;
-  const int8_t* xq[T];
-  const float* xd[T];
-  const int32_t* xs[T];
-  for (int t = 0; t < T; ++t) {
-    xq[t] = reinterpret_cast<const int8_t*>(act + t * act_stride);
-    xd[t] = reinterpret_cast<const float*>(xq[t] + n);
-    xs[t] = reinterpret_cast<const int32_t*>(xd[t] + nb);
-  }
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-  const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* qk = quants + 512 * k;
-    if (pfd) prefetch_lines(qk + pfd, 8);
-    __m512i i0[T], i1[T];
-    for (int t = 0; t < T; ++t) {
-      i0[t] = _mm512_set1_epi32(-128 * xs[t][k]);  // the +128 offset of the stored quants
-      i1[t] = _mm512_setzero_si512();
-    }
-    for (int g = 0; g < 8; g += 2) {
-      const __m512i w0 = _mm512_loadu_si512(qk + 64 * g), w1 = _mm512_loadu_si512(qk + 64 * g + 64);
-      for (int t = 0; t < T; ++t) {
-        int32_t x0, x1;
-        std::memcpy(&x0, xq[t] + 32 * k + 4 * g, 4);
-        std::memcpy(&x1, xq[t] + 32 * k + 4 * g + 4, 4);
-        i0[t] = _mm512_dpbusd_epi32(i0[t], w0, _mm512_set1_epi32(x0));
-        i1[t] = _mm512_dpbusd_epi32(i1[t], w1, _mm512_set1_epi32(x1));
-      }
-    }
-    const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * k)));
-    for (int t = 0; t < T; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[t], i1[t])), _mm512_mul_ps(sw, _mm512_set1_ps(xd[t][k])), acc[t]);
-  }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
-}
-
-QS_TARGET void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride, int64_t n_tok,
-                          int64_t n, float* out, size_t out_stride) {
-  const int64_t nb = n / 32;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
-    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
-    int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) q8x16_group<4>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t + 2 <= n_tok; t += 2) q8x16_group<2>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t < n_tok; ++t) q8x16_group<1>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-  }
-}
-
 // One block of 32 floats -> 32 int8, its scale and its sum.
 QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int32_t* sum_out) {
   const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
@@ -404,7 +349,7 @@ QuantActFn quant_act_q8k_avx512() { return quant_act_q8k; }
 QuantActFn quant_act_q8split_avx512() { return quant_act_q8split; }
 PackGroupFn pack_group_from_float_avx512() { return pack_group_from_float; }
 
-GemmFn q8x16_gemm_avx512() { return gemm_q8x16; }
+GemmFn q8x16_gemm_avx512() { return grouped_q8::gemm_avx512<grouped_q8::Q8x16Layout>; }
 
 namespace {
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/grouped_q8.h"
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
@@ -144,35 +145,9 @@ void axpy_rows(const uint8_t* rows, size_t stride, int64_t nr, const float* wts,
   axpy_rows_generic(T, rows, stride, nr, wts, n, out);
 }
 
-// Q8x16 groups (see mat_view.h) against Q8_32Split activations: Σ w·x = Σ (w+128)·x − 128·Σx.
-void gemm_q8x16(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride, int64_t n_tok,
-                int64_t n, float* out, size_t out_stride) {
-  const int64_t nb = n / 32;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
-    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
-    const auto* scales = reinterpret_cast<const uint16_t*>(grp);
-    const uint8_t* quants = grp + 32 * nb;
-    for (int64_t t = 0; t < n_tok; ++t) {
-      const auto* xq = reinterpret_cast<const int8_t*>(act + t * act_stride);
-      const auto* xd = reinterpret_cast<const float*>(xq + n);
-      const auto* xs = reinterpret_cast<const int32_t*>(xd + nb);
-      for (int r = 0; r < 16; ++r) {
-        float s = 0.f;
-        for (int64_t k = 0; k < nb; ++k) {
-          int32_t isum = 0;
-          for (int g = 0; g < 8; ++g)
-            for (int i = 0; i < 4; ++i) isum += quants[512 * k + 64 * g + 4 * r + i] * xq[32 * k + 4 * g + i];
-          s += fp16_to_f32(scales[16 * k + r]) * xd[k] * static_cast<float>(isum - 128 * xs[k]);
-        }
-        out[t * out_stride + g0 + r] = s;
-      }
-    }
-  }
-}
-
 }  // namespace
 
-GemmFn q8x16_gemm_scalar() { return gemm_q8x16; }
+GemmFn q8x16_gemm_scalar() { return grouped_q8::gemm_scalar<grouped_q8::Q8x16Layout>; }
 
 namespace {
 
