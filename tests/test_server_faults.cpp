@@ -90,6 +90,14 @@ void expect_still_serving(int port) {
   EXPECT_EQ(http_get(port, "/health").status, 200);
 }
 
+// After a fault: nothing left running or waiting, a plain request still works, and every
+// connection the fault opened has closed.
+void expect_recovered(int port) {
+  EXPECT_TRUE(scheduler_idle(port));
+  expect_still_serving(port);
+  EXPECT_TRUE(connections_settle(port));
+}
+
 // A raw loopback TCP connection, for what httplib::Client cannot do: half requests, partial
 // reads, slow writes, resets.
 class RawConn {
@@ -279,9 +287,7 @@ TEST(ServerFaultDisconnect, WhileQueuedFreesTheQueuePlace) {
       [&] { return metric0(s.port(), "qiusuo_requests_aborted_total{reason=\"client_disconnected\"}") >= aborted0 + 2; }, 5s));
   EXPECT_EQ(test::metric(s.port(), "qiusuo_requests_running"), 1) << "the slot holder still runs";
   a.release();
-  EXPECT_TRUE(scheduler_idle(s.port()));
-  expect_still_serving(s.port());
-  EXPECT_TRUE(connections_settle(s.port()));
+  expect_recovered(s.port());
 }
 
 TEST(ServerFaultDisconnect, DuringPrefillFreesTheSlot) {
@@ -319,9 +325,7 @@ TEST(ServerFaultDisconnect, DuringPrefillFreesTheSlot) {
     EXPECT_TRUE(no_first_token) << "the prefill ran on to its end after the client left";
   }
   a.release();
-  EXPECT_TRUE(scheduler_idle(s.port()));
-  expect_still_serving(s.port());
-  EXPECT_TRUE(connections_settle(s.port()));
+  expect_recovered(s.port());
 }
 
 TEST(ServerFaultDisconnect, DuringDecodeFreesTheSlot) {
@@ -414,9 +418,7 @@ TEST(ServerFaultDisconnect, MidRequestAndMidSseChunk) {
     ASSERT_TRUE(c.send_all(full));
     c.reset();
   }
-  EXPECT_TRUE(scheduler_idle(port));
-  expect_still_serving(port);
-  EXPECT_TRUE(connections_settle(port));
+  expect_recovered(port);
 }
 
 // ---------------------------------------------------------------------------------------------
