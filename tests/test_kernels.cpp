@@ -72,11 +72,11 @@ TEST(Kernels, SimdEqualsScalar) {
 }
 
 // MLA's up-projections and the latent cache's weighted sum take float activations: for the float
-// types and Q8_0, every level's row dot and weighted sum against double sums over the dequantized
+// types, Q8_0 and Q4_K, every level's row dot and weighted sum against double sums over the dequantized
 // weights (widths cover the 256-column strips and the 32-column tail).
 TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
-  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0})
-    for (int64_t n : {1024, 544}) {
+  for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K})
+    for (int64_t n : {1024, t == GgmlType::Q4_K ? 512 : 544}) {
       RowsCase s = make(t, 40 + static_cast<uint32_t>(n));
       if (n != s.n) {  // the same rows cut to n columns (whole blocks)
         RowsCase c = s;
@@ -117,8 +117,8 @@ TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
       }
     }
   // Types whose kernels want quantized activations have no float-activation row dot.
-  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q4_K, SimdLevel::Scalar), nullptr);
-  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q4_K, detected_simd_level()), nullptr);
+  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q6_K, SimdLevel::Scalar), nullptr);
+  EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q6_K, detected_simd_level()), nullptr);
 }
 
 TEST(Kernels, QuantizedActivationsStayWithinRoundingBound) {

@@ -151,13 +151,14 @@ GemmFn q8x16_gemm_scalar() { return grouped_q8::gemm_scalar<grouped_q8::Q8x16Lay
 
 namespace {
 
-// Q8_0 rows against float activations: each row dequantized, then a float dot.
-void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+// Quantized rows against float activations: each row dequantized, then a float dot.
+template <GgmlType T>
+void dot_dequant_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   thread_local std::vector<float> tmp;
   tmp.resize(static_cast<size_t>(n));
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
-    dequantize_row(GgmlType::Q8_0, w + r * stride, tmp.data(), n);
+    dequantize_row(T, w + r * stride, tmp.data(), n);
     float s = 0.f;
     for (int64_t i = 0; i < n; ++i) s += tmp[i] * x[i];
     out[r] = s;
@@ -167,7 +168,9 @@ void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, 
 }  // namespace
 
 RowDotFn row_dot_f32act_scalar(GgmlType w) {
-  if (w == GgmlType::Q8_0) return dot_q8_0_f32;
+  // The quantized types MLA's up-projections are kept in (the model converts others to F16).
+  if (w == GgmlType::Q8_0) return dot_dequant_f32<GgmlType::Q8_0>;
+  if (w == GgmlType::Q4_K) return dot_dequant_f32<GgmlType::Q4_K>;
   return act_format(w) == ActFormat::F32 ? row_dot_scalar(w) : nullptr;
 }
 
@@ -177,6 +180,7 @@ RowsAxpyFn rows_axpy_scalar(GgmlType t) {
     case GgmlType::F16: return axpy_rows<GgmlType::F16>;
     case GgmlType::BF16: return axpy_rows<GgmlType::BF16>;
     case GgmlType::Q8_0: return axpy_rows<GgmlType::Q8_0>;
+    case GgmlType::Q4_K: return axpy_rows<GgmlType::Q4_K>;
     default: return nullptr;
   }
 }
