@@ -65,6 +65,30 @@ TEST(Q4Kx16, KernelsMatchFileLayout) {
     }
 }
 
+// The AMX kernel (batches of 12+ tokens: full tiles, a padded tail, or a few leftover tokens on
+// VNNI) is bit-identical to the AVX-512 kernel, which the test above ties to the file layout's
+// scalar product; out rows are written only where they belong.
+TEST(Q4Kx16, AmxEqualsAvx512) {
+  const GemmFn amx = q4kx16_gemm_amx();
+  if (!amx) GTEST_SKIP() << "AMX-INT8 not usable here";
+  std::mt19937 rng(37);
+  for (int64_t cols : {int64_t{256}, int64_t{1536}}) {
+    const Q4KMatrix m = make_matrix(48, cols, static_cast<uint32_t>(41 + cols));
+    const int64_t max_tok = 70;
+    const size_t ab = act_bytes(ActFormat::Q8_K, cols) + 40;  // a stride past the minimum
+    std::vector<uint8_t> act(ab * max_tok);
+    for (int64_t t = 0; t < max_tok; ++t) quantize_act(ActFormat::Q8_K, random_vec(cols, rng).data(), act.data() + t * ab, cols);
+    const size_t out_stride = 48 + 5;
+    for (int64_t n_tok : {int64_t{1}, int64_t{11}, int64_t{12}, int64_t{16}, int64_t{21}, int64_t{37}, int64_t{70}}) {
+      std::vector<float> got(n_tok * out_stride, -1.f), want(got.size(), -1.f);
+      amx(m.packed.data(), m.packed_view.row_stride, 48, act.data(), ab, n_tok, cols, got.data(), out_stride);
+      q4kx16_gemm_avx512()(m.packed.data(), m.packed_view.row_stride, 48, act.data(), ab, n_tok, cols, want.data(), out_stride);
+      ASSERT_EQ(got, want) << "cols " << cols << " tokens " << n_tok;
+      for (int64_t t = 0; t < n_tok; ++t) ASSERT_EQ(got[t * out_stride + 48], -1.f);
+    }
+  }
+}
+
 // repack() chooses the layout on AVX-512 CPUs and produces the same bytes as the group packer.
 TEST(Q4Kx16, RepackProducesTheLayout) {
   if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "repacking needs AVX-512 VNNI";
@@ -83,13 +107,12 @@ TEST(Q4Kx16, RepackProducesTheLayout) {
   EXPECT_FALSE(repack_worthwhile(m.file_view.slice_rows(0, 40)));
 }
 
-// matvec / matmul on the grouped view, at every SIMD level: one token and small batches run the
-// grouped kernel (the file layout's exact Q4_K·Q8_K product); a large batch is converted to Q8x16
-// groups like the file layout's, from the same values.
+// matvec / matmul on the grouped view, at every SIMD level and batch size: the grouped kernels
+// (AMX for batches where usable) give the file layout's exact Q4_K·Q8_K product.
 TEST(Q4Kx16, MatmulMatchesFileLayout) {
   std::mt19937 rng(11);
   const Q4KMatrix m = make_matrix(48, 2048, 13);
-  const int64_t cols = m.file_view.cols, rows = m.file_view.rows;
+  const int64_t cols = m.file_view.cols;
   const size_t ab = act_bytes(ActFormat::Q8_K, cols);
   for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
     if (level > detected_simd_level()) continue;
@@ -102,9 +125,8 @@ TEST(Q4Kx16, MatmulMatchesFileLayout) {
         std::copy(x.begin(), x.end(), X.begin() + t * cols);
         quantize_act(ActFormat::Q8_K, x.data(), act.data() + t * ab, cols);
       }
-      std::vector<float> want(static_cast<size_t>(n * rows)), got(want.size());
-      if (n < 100) want = file_scalar(m.file_view, act, ab, n);
-      else matmul(m.file_view, X.data(), n, want.data());
+      const std::vector<float> want = file_scalar(m.file_view, act, ab, n);
+      std::vector<float> got(want.size());
       matmul(m.packed_view, X.data(), n, got.data());
       for (size_t i = 0; i < want.size(); ++i)
         ASSERT_NEAR(got[i], want[i], 1e-5 * (1 + std::fabs(want[i]))) << simd_level_name(level) << " n " << n << " at " << i;
@@ -130,25 +152,6 @@ TEST(Q4Kx16, SlicesAtGroupBoundaries) {
     dequantize_row(GgmlType::Q4_K, m.file_view.row(r0 + 5), b.data(), 2048);
     EXPECT_EQ(a, b) << r0;
   }
-}
-
-
-// The whole-group conversion (the batched path's input) gives every row's exact values.
-TEST(Q4Kx16, GroupToFloatEqualsDequantize) {
-  for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
-    if (level > detected_simd_level()) continue;
-    set_simd_level(level);
-    const Q4KMatrix m = make_matrix(32, 1536, 23);
-    std::vector<float> got(16 * 1536), want(1536);
-    for (int64_t g = 0; g < 2; ++g) {
-      q4kx16_group_to_float(m.packed_view.row(16 * g), 1536, got.data(), 1536);
-      for (int r = 0; r < 16; ++r) {
-        dequantize_row(GgmlType::Q4_K, m.file_view.row(16 * g + r), want.data(), 1536);
-        ASSERT_TRUE(std::equal(want.begin(), want.end(), got.begin() + r * 1536)) << simd_level_name(level) << " row " << 16 * g + r;
-      }
-    }
-  }
-  set_simd_level(detected_simd_level());
 }
 
 

@@ -16,10 +16,13 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <vector>
 
+#include "kernels/q4k_x16.h"
 #include "kernels/qdot.h"
+#include "tensor/quant_blocks.h"
 
 #define QS_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
@@ -236,8 +239,135 @@ QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const ui
   _tile_release();  // tiles back to their init state: the OS need not save them, the core may idle deeper
 }
 
+// ---- Q4Kx16 (q4k_x16.h) against Q8_K activations ----
+//
+// Per 256-column block, each 32-value sub-block j is one tile product: B holds the group's 4-bit
+// values (unsigned, so TDPBSSD reads them right as signed int8) and A the tokens' 32 int8
+// activations of that sub-block, straight from their Q8_K rows. The epilogue repeats the AVX-512
+// kernel's integer steps (Σ_j sc_j·dot_j, Σ_j m_j·bsum_j) and float steps, so the results are
+// bit-identical to it; it replaces 32 VNNI products per token and sub-block by one tile product
+// per 16 tokens.
+
+// A product rounded on its own (the AVX-512 kernel's float steps, unfused).
+QS_AMX inline __m512 mul_rn(__m512 a, __m512 b) { return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+
+// One block's B tiles, unpacked once per group (by its first token tile): per sub-block j, 8 lines,
+// the low nibbles of its 4 stored steps (elements 0..15) and then the high ones (16..31).
+QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  for (int j = 0; j < 8; ++j)
+    for (int s = 0; s < 4; ++s) {
+      const __m512i raw = _mm512_loadu_si512(blk + q4kx16::kQuants + 256 * j + 64 * s);
+      _mm512_store_si512(dst + 8 * j + s, _mm512_and_si512(raw, m4));
+      _mm512_store_si512(dst + 8 * j + 4 + s, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4));
+    }
+}
+
+// Sub-block dots: A from `ap` (rows a_stride apart), B from the unpacked lines at `bp`, into C.
+#define QS_SUB_DOTS(A, B, C, ap, bp)      \
+  do {                                    \
+    _tile_zero(C);                        \
+    _tile_loadd(A, ap, a_stride);         \
+    _tile_loadd(B, bp, 64);               \
+    _tile_dpbssd(C, A, B);                \
+  } while (0)
+
+// One token tile (the Q8_K rows of 16 tokens at a, a_stride apart; the first m real) against one
+// group; R as in tile_pass.
+template <int R>
+QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
+                          size_t out_stride, bool first) {
+  alignas(64) int32_t c[8][kTok * kTok];
+  __m512 acc[R];
+#pragma GCC unroll 16
+  for (int t = 0; t < R; ++t) acc[t] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < nb; ++k) {
+    const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+    Line* wk = wq + 64 * k;
+    if (first) {
+      unpack_q4k_block(blk, wk);
+      memory_barrier();
+    }
+    const uint8_t* ak = a + k * sizeof(block_q8_K) + offsetof(block_q8_K, qs);
+    for (int h = 0; h < 8; h += 4) {
+      QS_SUB_DOTS(0, 2, 4, ak + 32 * h, wk + 8 * h);
+      QS_SUB_DOTS(1, 3, 5, ak + 32 * (h + 1), wk + 8 * (h + 1));
+      QS_SUB_DOTS(0, 2, 6, ak + 32 * (h + 2), wk + 8 * (h + 2));
+      QS_SUB_DOTS(1, 3, 7, ak + 32 * (h + 3), wk + 8 * (h + 3));
+      _tile_stored(4, c[h], 64);
+      _tile_stored(5, c[h + 1], 64);
+      _tile_stored(6, c[h + 2], 64);
+      _tile_stored(7, c[h + 3], 64);
+    }
+    __m512i sc[8], mins[4];
+    for (int j = 0; j < 8; ++j) sc[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + q4kx16::kScales + 16 * j)));
+    for (int p = 0; p < 4; ++p)
+      mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kMins + 32 * p)));
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kD)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kDmin)));
+#pragma GCC unroll 16
+    for (int t = 0; t < R; ++t) {
+      const auto* x = reinterpret_cast<const block_q8_K*>(a + t * a_stride) + k;
+      __m512i isum = _mm512_setzero_si512();
+      for (int j = 0; j < 8; ++j) isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_load_si512(c[j] + kTok * t), sc[j]));
+      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->bsums));
+      alignas(16) int32_t pairs[4];
+      _mm_store_si128(reinterpret_cast<__m128i*>(pairs), _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+      __m512i imin = _mm512_setzero_si512();
+      for (int p = 0; p < 4; ++p) imin = _mm512_dpwssd_epi32(imin, mins[p], _mm512_set1_epi32(pairs[p]));
+      const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum)), mul_rn(dmin, _mm512_cvtepi32_ps(imin)));
+      acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(x->d), v));
+    }
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < R; ++t)
+    if (t < m) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+}
+
+QS_AMX void q4k_tile_pass_any(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
+                              size_t out_stride, bool first) {
+  switch ((m + 3) / 4) {
+    case 1: return q4k_tile_pass<4>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
+    case 2: return q4k_tile_pass<8>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
+    case 3: return q4k_tile_pass<12>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
+    default: return q4k_tile_pass<16>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
+  }
+}
+
+QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                            int64_t n_tok, int64_t n, float* out, size_t out_stride) {
+  const GemmFn vnni = q4kx16_gemm_avx512();
+  if (n_tok < kMinTokens) return vnni(w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
+  const int64_t nb = n / QK_K, full = n_tok / kTok, rest = n_tok % kTok;
+  const bool padded = rest >= kMinPadded;
+  const int64_t tiles = full + padded;
+  const uint8_t* rest_act = act + full * kTok * act_stride;
+  Scratch& s = tl_scratch;
+  Line* wq = grow(s.wq, static_cast<size_t>(64 * nb));
+  const uint8_t* tail = nullptr;
+  if (padded) {  // 16 rows of Q8_K activations (rows past `rest` are computed and dropped)
+    auto* t = reinterpret_cast<uint8_t*>(grow(s.tail, (kTok * act_stride + 63) / 64));
+    copy_tail(rest_act, act_stride, rest, static_cast<int64_t>(act_stride), t);
+    tail = t;
+  }
+  memory_barrier();
+  _tile_loadconfig(&kConfig);
+  for (int64_t g0 = 0; g0 < nr; g0 += kTok) {
+    const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const bool is_tail = tile == full;
+      q4k_tile_pass_any(grp, nb, wq, is_tail ? tail : act + tile * kTok * act_stride, act_stride, is_tail ? rest : kTok,
+                        out + tile * kTok * out_stride + g0, out_stride, tile == 0);
+    }
+    if (!padded && rest > 0) vnni(grp, stride, kTok, rest_act, act_stride, rest, n, out + full * kTok * out_stride + g0, out_stride);
+  }
+  _tile_release();
+}
+
 }  // namespace
 
 GemmFn q8x16_gemm_amx() { return amx_usable() ? gemm_q8x16_amx : nullptr; }
+
+GemmFn q4kx16_gemm_amx() { return amx_usable() ? gemm_q4kx16_amx : nullptr; }
 
 }  // namespace qs

@@ -132,16 +132,13 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 
 // Batches of other quantized formats: convert each 16-row group to Q8x16 on the fly (one
 // dequantize + requantize per group, shared by every token of the batch), then the same kernel.
-// Requantizing a 4- or 5-bit weight to 8 bits adds ~1/30 of its own rounding error.
-// Q4Kx16 has its own grouped kernel, which beat the conversion (with the AMX GEMM) below ~200
-// tokens on a 2-core Sapphire Rapids slice; the conversion wins on larger batches.
-constexpr int64_t kQ4Kx16ConvertMinTokens = 192;
+// Requantizing a 4- or 5-bit weight to 8 bits adds ~1/30 of its own rounding error. Q4Kx16 has
+// its own exact grouped kernels (AMX for batches) and is never converted.
 // Q5x16's conversion is exact and cheap (no rounding, just unpacking): batches from the size where
 // the AMX kernel takes over from VNNI get it; smaller ones run Q5x16's own kernel.
 constexpr int64_t kQ5x16ConvertMinTokens = 12;
 
 bool convertible_to_q8x16(const MatView& W, int64_t n) {
-  if (W.layout == RowLayout::Q4Kx16) return n >= kQ4Kx16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
   if (W.layout == RowLayout::Q5x16) return n >= kQ5x16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
   return n >= 8 && W.layout == RowLayout::File && W.rows % 16 == 0 && W.cols % 32 == 0 &&
          W.type != GgmlType::F32 && W.type != GgmlType::F16 && W.type != GgmlType::BF16 &&
@@ -170,8 +167,7 @@ const uint8_t* q8x16_group_of(const MatView& W, int64_t g) {
     return grp.data();
   }
   f.resize(static_cast<size_t>(16 * W.cols));
-  if (W.layout == RowLayout::Q4Kx16) q4kx16_group_to_float(W.row(16 * g), W.cols, f.data(), static_cast<size_t>(W.cols));
-  else for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
+  for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
   pack_group_from_float_avx512()(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
   return grp.data();
 }

@@ -20,15 +20,7 @@ namespace qs {
 
 namespace {
 
-// Byte offsets inside one group block (kQ4Kx16BlockBytes). Scales and mins are unpacked from the
-// 12-byte 6-bit form once, at load, instead of for every row of every token.
-constexpr size_t kD = 0;         // fp16 d[16]
-constexpr size_t kDmin = 32;     // fp16 dmin[16]
-constexpr size_t kScales = 64;   // u8 [sub-block j][row r]: one 16-byte load widens to 16 int32 lanes
-constexpr size_t kMins = 192;    // u8 [j/2][row r][j%2]: widened to int16, the (j, j+1) pair of a row
-                                 // shares one 32-bit lane for a multiply-add with two bsums
-constexpr size_t kQuants = 320;  // [j][step s < 4][row r][i < 4]: low nibble element 32j+4s+i,
-                                 // high nibble element 32j+16+4s+i (each 64 bytes = 2 VNNI operands)
+using namespace q4kx16;  // the block's byte offsets (q4k_x16.h)
 static_assert(kQuants + 8 * 4 * 64 == kQ4Kx16BlockBytes);
 
 // A product rounded on its own: GCC may fuse a plain _mm512_mul_ps with a following add into an
@@ -95,57 +87,6 @@ void q4kx16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out)
         }
     }
   }
-}
-
-namespace {
-
-// 16 rows of one group block as floats. The layout holds row r's step-s quants in dword r of
-// load s; a 4×4 dword transpose per 128-bit lane gives each row its 16 bytes (elements 0..15 in
-// the low nibbles, 16..31 in the high). Unfused d1·q − m1, as the scalar code, bit for bit.
-QS_TARGET void block_to_float_avx512(const uint8_t* blk, float* out, size_t out_stride) {
-  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
-  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
-  const __m128i m4 = _mm_set1_epi8(0x0F);
-  for (int j = 0; j < 8; ++j) {
-    alignas(64) float d1[16], m1[16];
-    const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j));
-    const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc8));
-    // Row r's (min j, min j+1) pair is one 16-bit word of the pair block: low byte for even j.
-    const __m256i pr = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * (j / 2)));
-    const __m256i mw = j % 2 ? _mm256_srli_epi16(pr, 8) : _mm256_and_si256(pr, _mm256_set1_epi16(0xFF));
-    const __m512 mf = _mm512_cvtepi32_ps(_mm512_cvtepu16_epi32(mw));
-    _mm512_store_ps(d1, mul_rn(d, sc));
-    _mm512_store_ps(m1, mul_rn(dmin, mf));
-    const uint8_t* q = blk + kQuants + 256 * j;
-    const __m512i v0 = _mm512_loadu_si512(q), v1 = _mm512_loadu_si512(q + 64), v2 = _mm512_loadu_si512(q + 128),
-                  v3 = _mm512_loadu_si512(q + 192);
-    const __m512i t0 = _mm512_unpacklo_epi32(v0, v1), t1 = _mm512_unpackhi_epi32(v0, v1);
-    const __m512i t2 = _mm512_unpacklo_epi32(v2, v3), t3 = _mm512_unpackhi_epi32(v2, v3);
-    alignas(64) uint8_t tr[4][64];  // tr[k] lane L = row 4L + k
-    _mm512_store_si512(tr[0], _mm512_unpacklo_epi64(t0, t2));
-    _mm512_store_si512(tr[1], _mm512_unpackhi_epi64(t0, t2));
-    _mm512_store_si512(tr[2], _mm512_unpacklo_epi64(t1, t3));
-    _mm512_store_si512(tr[3], _mm512_unpackhi_epi64(t1, t3));
-    for (int r = 0; r < 16; ++r) {
-      const __m128i b = _mm_load_si128(reinterpret_cast<const __m128i*>(tr[r % 4] + 16 * (r / 4)));
-      const __m512 lo = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(b, m4)));
-      const __m512 hi = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_and_si128(_mm_srli_epi16(b, 4), m4)));
-      const __m512 dv = _mm512_set1_ps(d1[r]), mv = _mm512_set1_ps(m1[r]);
-      float* y = out + r * out_stride + 32 * j;
-      _mm512_storeu_ps(y, _mm512_sub_ps(mul_rn(dv, lo), mv));
-      _mm512_storeu_ps(y + 16, _mm512_sub_ps(mul_rn(dv, hi), mv));
-    }
-  }
-}
-
-}  // namespace
-
-void q4kx16_group_to_float(const uint8_t* grp, int64_t cols, float* out, size_t out_stride) {
-  if (active_simd_level() < SimdLevel::Avx512) {
-    for (int r = 0; r < 16; ++r) q4kx16_row_to_float(grp, r, cols, out + r * out_stride);
-    return;
-  }
-  for (int64_t k = 0; k < cols / QK_K; ++k) block_to_float_avx512(grp + kQ4Kx16BlockBytes * k, out + QK_K * k, out_stride);
 }
 
 namespace {
@@ -257,8 +198,12 @@ QS_TARGET void gemm_q4kx16_avx512(const uint8_t* w, size_t stride, int64_t nr, c
 
 }  // namespace
 
+GemmFn q4kx16_gemm_avx512() { return gemm_q4kx16_avx512; }
+
 GemmFn q4kx16_gemm_kernel(SimdLevel level) {
-  return level >= SimdLevel::Avx512 ? gemm_q4kx16_avx512 : gemm_q4kx16_scalar;
+  if (level < SimdLevel::Avx512) return gemm_q4kx16_scalar;
+  if (GemmFn amx = q4kx16_gemm_amx()) return amx;
+  return gemm_q4kx16_avx512;
 }
 
 }  // namespace qs

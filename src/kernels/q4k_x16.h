@@ -14,16 +14,29 @@ namespace qs {
 inline constexpr size_t kQ4Kx16BlockBytes = 2368;
 inline constexpr size_t kQ4Kx16RowBytesPerBlock = kQ4Kx16BlockBytes / 16;
 
+// Byte offsets inside one group block (kQ4Kx16BlockBytes). Scales and mins are unpacked from the
+// 12-byte 6-bit form once, at load, instead of for every row of every token.
+namespace q4kx16 {
+inline constexpr size_t kD = 0;         // fp16 d[16]
+inline constexpr size_t kDmin = 32;     // fp16 dmin[16]
+inline constexpr size_t kScales = 64;   // u8 [sub-block j][row r]: one 16-byte load widens to 16 int32 lanes
+inline constexpr size_t kMins = 192;    // u8 [j/2][row r][j%2]: widened to int16, the (j, j+1) pair of a row
+                                        // shares one 32-bit lane for a multiply-add with two bsums
+inline constexpr size_t kQuants = 320;  // [j][step s < 4][row r][i < 4]: low nibble element 32j+4s+i,
+                                        // high nibble element 32j+16+4s+i (each 64 bytes = 2 VNNI operands)
+}  // namespace q4kx16
+
 // Packs 16 consecutive Q4_K rows (file layout, row_stride apart; cols a multiple of 256) into one group.
 void pack_q4kx16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uint8_t* grp);
 // Row `lane` (0..15) of a group as floats, bit for bit what dequantize_row gives for the file row.
 void q4kx16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out);
-// All 16 rows of a group the same way (row r at out + r·out_stride); AVX-512 where active.
-void q4kx16_group_to_float(const uint8_t* grp, int64_t cols, float* out, size_t out_stride);
 
 // The grouped kernel (GemmFn's contract: nr a multiple of 16, stride the view's row_stride),
 // activations in Q8_K, act_stride bytes apart. Scalar reference below Avx512.
+// (AMX-INT8 for batches where amx_usable(): gemm_amx.cpp, bit-identical to the AVX-512 kernel.)
 GemmFn q4kx16_gemm_kernel(SimdLevel level);
 inline GemmFn q4kx16_gemm_kernel() { return q4kx16_gemm_kernel(active_simd_level()); }
+GemmFn q4kx16_gemm_avx512();
+GemmFn q4kx16_gemm_amx();  // nullptr unless amx_usable(); small batches go to the AVX-512 kernel
 
 }  // namespace qs
