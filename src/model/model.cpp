@@ -51,10 +51,14 @@ void Model::repack_weights(const LoadOptions& opt) {
   // the golden against the F16 copy: small weight roundings flip expert choices there). Other
   // quantized types become F16: re-rounding Q4_K to Q8_0 instead had moved its fixture from 0.12
   // to 0.21 RMS.
+  // (Below AVX-512 the quantized ones have only the scalar dequantize-then-dot fallback: F16 there.)
+  auto keeps_file_type = [](GgmlType t) {
+    return act_format(t) == ActFormat::F32 || (row_dot_f32act_kernel(t) && active_simd_level() >= SimdLevel::Avx512);
+  };
   std::vector<MatView*> to_float_act;
   for (LayerWeights& L : weights_.layers)
     for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b})
-      if (!m->empty() && !row_dot_f32act_kernel(m->type)) to_float_act.push_back(m);
+      if (!m->empty() && !keeps_file_type(m->type)) to_float_act.push_back(m);
   // One copy per distinct tensor (a fused gate+up tensor backs two views).
   std::map<const uint8_t*, size_t> offset;
   size_t total = 0;
