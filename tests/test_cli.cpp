@@ -109,5 +109,22 @@ TEST(Cli, BenchJsonCarriesEveryFigure) {
   EXPECT_NE(bad.out.find("-r >= 1"), std::string::npos) << bad.out;
 }
 
+// -d: the tests run after that many tokens of context (the JSON says so); a negative depth is refused.
+TEST(Cli, BenchAtDepth) {
+  const std::string base = std::string(QIUSUO_CLI_PATH) + " bench -m " + test::model_path("ds3-small.q8_0.gguf");
+  const test::ShellResult r = test::run_shell(base + " -p 8 -n 4 -d 150 -r 1 --json 2>&1");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["depth"].get<int>(), 150);
+  EXPECT_GT(j["pp8"].get<double>(), 0.0);
+  EXPECT_GT(j["tg4"].get<double>(), 0.0);
+  const test::ShellResult text = test::run_shell(base + " -p 0 -n 4 -d 150 -r 1 2>&1");
+  ASSERT_EQ(text.status, 0) << text.out;
+  EXPECT_NE(text.out.find("tg4 @ d150"), std::string::npos) << text.out;
+  const test::ShellResult bad = test::run_shell(base + " -d -1 2>&1");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.out.find("-d must be >= 0"), std::string::npos) << bad.out;
+}
+
 }  // namespace
 }  // namespace qs

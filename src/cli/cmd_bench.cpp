@@ -29,7 +29,7 @@ namespace {
 
 struct BenchArgs {
   std::string model, cache_type = "f16";
-  int n_prompt = 512, n_gen = 128, threads = 0, reps = 3;
+  int n_prompt = 512, n_gen = 128, depth = 0, threads = 0, reps = 3;
   bool json = false;
 };
 
@@ -58,22 +58,36 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
-// Prompt processing: n tokens as one batch into an empty context.
-double run_pp(const Model& m, int n, std::mt19937& rng) {
+// A sequence with room for depth + n tokens whose first `depth` positions are already filled (a
+// random prompt, prefilled untimed): tests at depth measure speed at that context length.
+std::unique_ptr<Sequence> sequence_at_depth(const Model& m, int depth, int n, std::mt19937& rng) {
+  auto seq = m.new_sequence(depth + n);
+  if (depth > 0) {
+    std::uniform_int_distribution<int32_t> tok(0, m.n_vocab() - 1);
+    std::vector<int32_t> ids(depth);
+    for (auto& t : ids) t = tok(rng);
+    std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
+    m.forward(*seq, ids.data(), depth, logits.data(), false);
+  }
+  return seq;
+}
+
+// Prompt processing: n tokens as one batch after `depth` tokens of context.
+double run_pp(const Model& m, int n, int depth, std::mt19937& rng) {
   std::uniform_int_distribution<int32_t> tok(0, m.n_vocab() - 1);
   std::vector<int32_t> ids(n);
   for (auto& t : ids) t = tok(rng);
-  auto seq = m.new_sequence(n);
+  auto seq = sequence_at_depth(m, depth, n, rng);
   std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
   const auto t0 = std::chrono::steady_clock::now();
   m.forward(*seq, ids.data(), n, logits.data(), false);
   return n / seconds_since(t0);
 }
 
-// Generation: n tokens one at a time from an empty context, each fed back greedily.
-double run_tg(const Model& m, int n, std::mt19937& rng) {
+// Generation: n tokens one at a time after `depth` tokens of context, each fed back greedily.
+double run_tg(const Model& m, int n, int depth, std::mt19937& rng) {
   std::uniform_int_distribution<int32_t> tok(0, m.n_vocab() - 1);
-  auto seq = m.new_sequence(n);
+  auto seq = sequence_at_depth(m, depth, n, rng);
   std::vector<float> logits(static_cast<size_t>(m.n_vocab()));
   int32_t t = tok(rng);
   const auto t0 = std::chrono::steady_clock::now();
@@ -86,20 +100,21 @@ double run_tg(const Model& m, int n, std::mt19937& rng) {
 
 void run_bench(const BenchArgs& a) {
   apply_threads(a.threads);
-  if (a.n_prompt < 0 || a.n_gen < 0 || a.reps < 1) throw std::invalid_argument("-p, -n must be >= 0 and -r >= 1");
+  if (a.n_prompt < 0 || a.n_gen < 0 || a.depth < 0 || a.reps < 1)
+    throw std::invalid_argument("-p, -n, -d must be >= 0 and -r >= 1");
   auto m = Model::load(a.model);
   m->set_cache_type(parse_cache_type(a.cache_type));
   std::mt19937 rng(1234);
   const int threads = global_pool().size();
 
   // Warm up: page the weights in and let the threads settle.
-  run_pp(*m, std::min(a.n_prompt > 0 ? a.n_prompt : 8, 32), rng);
-  run_tg(*m, 4, rng);
+  run_pp(*m, std::min(a.n_prompt > 0 ? a.n_prompt : 8, 32), 0, rng);
+  run_tg(*m, 4, 0, rng);
 
   std::vector<double> pp, tg;
   for (int r = 0; r < a.reps; ++r) {
-    if (a.n_prompt > 0) pp.push_back(run_pp(*m, a.n_prompt, rng));
-    if (a.n_gen > 0) tg.push_back(run_tg(*m, a.n_gen, rng));
+    if (a.n_prompt > 0) pp.push_back(run_pp(*m, a.n_prompt, a.depth, rng));
+    if (a.n_gen > 0) tg.push_back(run_tg(*m, a.n_gen, a.depth, rng));
   }
   struct rusage ru {};
   getrusage(RUSAGE_SELF, &ru);  // before the bandwidth arrays inflate it
@@ -117,6 +132,7 @@ void run_bench(const BenchArgs& a) {
     j["simd"] = simd_summary();
     j["threads"] = threads;
     j["reps"] = a.reps;
+    j["depth"] = a.depth;
     if (!pp.empty()) j[pp_key] = spp.mean, j[pp_key + "_sd"] = spp.sd;
     if (!tg.empty()) j[tg_key] = stg.mean, j[tg_key + "_sd"] = stg.sd;
     j["roofline_fraction"] = tg.empty() ? 0.0 : roofline;
@@ -133,8 +149,9 @@ void run_bench(const BenchArgs& a) {
   std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_summary(), threads);
   std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read\n", bw.triad_gbps, bw.read_gbps);
   std::printf("| test   |          t/s |\n|--------|--------------|\n");
-  if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", pp_key.c_str(), spp.mean, spp.sd);
-  if (!tg.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", tg_key.c_str(), stg.mean, stg.sd);
+  const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";  // llama-bench's label for depth
+  if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", (pp_key + at).c_str(), spp.mean, spp.sd);
+  if (!tg.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", (tg_key + at).c_str(), stg.mean, stg.sd);
   if (!tg.empty())
     std::printf("roofline:   %.1f%% (%.1f MB of weights per token x %.2f t/s / %.1f GB/s)\n", 100 * roofline, bytes / 1e6,
                 stg.mean, bw.triad_gbps);
@@ -149,6 +166,7 @@ void register_bench(CLI::App& app) {
   cmd->add_option("-m,--model", a.model, "GGUF model file")->required();
   cmd->add_option("-p,--n-prompt", a.n_prompt, "prompt tokens (pp test; 0 skips)");
   cmd->add_option("-n,--n-gen", a.n_gen, "generated tokens (tg test; 0 skips)");
+  cmd->add_option("-d,--depth", a.depth, "tokens already in the context before each test (prefilled, not timed)");
   cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
   cmd->add_option("-r,--repetitions", a.reps, "repetitions of each test");
   cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");

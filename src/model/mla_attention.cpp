@@ -27,6 +27,11 @@ void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const floa
   else matvec_st(uk, q_nope, q_lat);                                   // uk: [d_c, d_n] = W_UKᵀ
 }
 
+// Cached positions scored per pass in absorbed attention: a chunk (V3: 144 KB in F16) stays in L2
+// while every head of the thread reads it, so the cache streams once per thread and layer instead of
+// once per head (V3 has 128 heads) — with an online softmax carried from chunk to chunk.
+constexpr int kLatentChunk = 128;
+
 // Attention in latent space: one 576-wide query [W_UKᵀ·q_nope | q_pe] per head scores every cached
 // row [c_kv | k_pe] directly; the weighted sum of c_kv is lifted to the value head by W_UV.
 void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
@@ -34,22 +39,52 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const float scale = c.attn_scale();
-  global_pool().parallel_for(int64_t{n} * H, [&](int64_t b, int64_t e, int) {
-    std::vector<float> q(dc + dr), o_lat(dc), scores(static_cast<size_t>(pos0 + n));
-    for (int64_t job = b; job < e; ++job) {
-      // Head-major: causal work grows with t, so each thread's contiguous share mixes early and late tokens.
-      const int t = static_cast<int>(job % n), h = static_cast<int>(job / n);
-      const float* qh = Q + (static_cast<size_t>(t) * H + h) * dqk;
-      absorb_query(c, w, h, qh, q.data());
-      std::copy(qh + dn, qh + dqk, q.data() + dc);
-      const int n_kv = pos0 + t + 1;  // causal: keys up to and including this token
-      rows_dot_st(cache.k_view(il, n_kv, 0, dc + dr), q.data(), scores.data());
-      for (int s = 0; s < n_kv; ++s) scores[s] *= scale;
-      softmax_inplace(scores.data(), n_kv);
-      std::fill(o_lat.begin(), o_lat.end(), 0.f);
-      rows_weighted_sum_st(cache.k_view(il, n_kv, 0, dc), scores.data(), o_lat.data());
-      matvec_st(w.uv(h, c), o_lat.data(), O + (static_cast<size_t>(t) * H + h) * dv);
+  // Heads are split over the threads; each thread walks the cache once for all its heads and tokens.
+  global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
+    const int nh = static_cast<int>(h1 - h0);
+    const size_t qs = static_cast<size_t>(n) * nh;  // (token, head) pairs of this thread
+    std::vector<float> q(qs * (dc + dr)), o_lat(qs * dc, 0.f), m(qs, -INFINITY), l(qs, 0.f);
+    std::vector<float> p(kLatentChunk);
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < nh; ++i) {
+        const float* qh = Q + (static_cast<size_t>(t) * H + h0 + i) * dqk;
+        float* qa = &q[(static_cast<size_t>(t) * nh + i) * (dc + dr)];
+        absorb_query(c, w, static_cast<int>(h0) + i, qh, qa);
+        std::copy(qh + dn, qh + dqk, qa + dc);
+      }
+    const int n_kv = pos0 + n;
+    for (int s0 = 0; s0 < n_kv; s0 += kLatentChunk) {
+      const int ns = std::min(kLatentChunk, n_kv - s0);
+      for (int t = 0; t < n; ++t) {
+        const int vis = std::min(ns, pos0 + t + 1 - s0);  // causal: keys up to and including the token
+        if (vis <= 0) continue;
+        const MatView keys = cache.k_view(il, s0 + vis, 0, dc + dr).slice_rows(s0, vis);
+        const MatView vals = cache.k_view(il, s0 + vis, 0, dc).slice_rows(s0, vis);
+        for (int i = 0; i < nh; ++i) {
+          const size_t k = static_cast<size_t>(t) * nh + i;
+          rows_dot_st(keys, &q[k * (dc + dr)], p.data());
+          float mx = m[k];
+          for (int j = 0; j < vis; ++j) mx = std::max(mx, p[j] *= scale);
+          const float corr = std::exp(m[k] - mx);  // 0 on the first chunk (m = -inf)
+          float sum = 0.f;
+          for (int j = 0; j < vis; ++j) sum += p[j] = std::exp(p[j] - mx);
+          float* o = &o_lat[k * dc];
+          if (corr != 1.f)
+            for (int d = 0; d < dc; ++d) o[d] *= corr;
+          rows_weighted_sum_st(vals, p.data(), o);
+          l[k] = l[k] * corr + sum;
+          m[k] = mx;
+        }
+      }
     }
+    for (int t = 0; t < n; ++t)
+      for (int i = 0; i < nh; ++i) {
+        const size_t k = static_cast<size_t>(t) * nh + i;
+        float* o = &o_lat[k * dc];
+        const float inv = 1.f / l[k];
+        for (int d = 0; d < dc; ++d) o[d] *= inv;
+        matvec_st(w.uv(static_cast<int>(h0) + i, c), o, O + (static_cast<size_t>(t) * H + h0 + i) * dv);
+      }
   });
 }
 
