@@ -44,25 +44,26 @@ TEST(Q4Kx16, RowToFloatEqualsDequantize) {
 }
 
 // The grouped kernels against the file layout's scalar kernel, 1 to 7 tokens (the 4-, 2- and
-// 1-token paths), bit for bit: the same integers and the same float steps per row.
+// 1-token paths, and one token alone: decode, which reads two groups side by side, so 48 rows are a
+// pair and a single group), bit for bit: the same integers and the same float steps per row.
 TEST(Q4Kx16, KernelsMatchFileLayout) {
   std::mt19937 rng(5);
   for (int64_t rows : kRows)
-    for (int64_t cols : kCols) {
-      const Q4KMatrix m = make_matrix(rows, cols, static_cast<uint32_t>(3 * rows + cols));
-      const int64_t n_tok = 7;
-      const size_t ab = act_bytes(ActFormat::Q8_K, cols);
-      std::vector<uint8_t> act(ab * n_tok);
-      for (int64_t t = 0; t < n_tok; ++t) quantize_act(ActFormat::Q8_K, random_vec(cols, rng).data(), act.data() + t * ab, cols);
-      const std::vector<float> ref = file_scalar(m.file_view, act, ab, n_tok);
-      for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
-        if (level > detected_simd_level()) continue;
-        std::vector<float> out(ref.size());
-        q4kx16_gemm_kernel(level)(m.packed.data(), m.packed_view.row_stride, rows, act.data(), ab, n_tok, cols, out.data(), rows);
-        for (size_t i = 0; i < ref.size(); ++i)
-          ASSERT_EQ(out[i], ref[i]) << simd_level_name(level) << " " << rows << "x" << cols << " at " << i;
+    for (int64_t cols : kCols)
+      for (int64_t n_tok : {int64_t{1}, int64_t{7}}) {
+        const Q4KMatrix m = make_matrix(rows, cols, static_cast<uint32_t>(3 * rows + cols));
+        const size_t ab = act_bytes(ActFormat::Q8_K, cols);
+        std::vector<uint8_t> act(ab * n_tok);
+        for (int64_t t = 0; t < n_tok; ++t) quantize_act(ActFormat::Q8_K, random_vec(cols, rng).data(), act.data() + t * ab, cols);
+        const std::vector<float> ref = file_scalar(m.file_view, act, ab, n_tok);
+        for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx512}) {
+          if (level > detected_simd_level()) continue;
+          std::vector<float> out(ref.size());
+          q4kx16_gemm_kernel(level)(m.packed.data(), m.packed_view.row_stride, rows, act.data(), ab, n_tok, cols, out.data(), rows);
+          for (size_t i = 0; i < ref.size(); ++i)
+            ASSERT_EQ(out[i], ref[i]) << simd_level_name(level) << " " << rows << "x" << cols << " n " << n_tok << " at " << i;
+        }
       }
-    }
 }
 
 // The AMX kernel (batches of 12+ tokens: full tiles, a padded tail, or a few leftover tokens on

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -107,6 +108,22 @@ TEST(Q5x16, KernelsMatchQ8x16OnTheConvertedGroups) {
         }
       }
     }
+}
+
+// One token (decode) reads two groups side by side: the same bits as one group per call, over an
+// odd number of groups (pairs and a single one).
+TEST(Q5x16, OneTokenPairsEqualSingleGroups) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "needs AVX-512 VNNI";
+  std::mt19937 rng(9);
+  const int64_t rows = 80, cols = 1408;
+  const Q5Matrix m = make_matrix(rows, cols, 17);
+  const Acts a = make_acts(1, cols, rng);
+  const GemmFn fn = q5x16_gemm_kernel(SimdLevel::Avx512);
+  std::vector<float> whole(rows, -1.f), single(rows, -2.f);
+  fn(m.packed.data(), m.packed_view.row_stride, rows, a.q.data(), a.ab, 1, cols, whole.data(), rows);
+  for (int64_t g = 0; g < rows / 16; ++g)
+    fn(m.packed_view.row(16 * g), m.packed_view.row_stride, 16, a.q.data(), a.ab, 1, cols, single.data() + 16 * g, rows);
+  EXPECT_EQ(0, std::memcmp(whole.data(), single.data(), rows * sizeof(float)));
 }
 
 // repack() picks the layout on AVX-512 CPUs, in the file's size, and the same bytes as the packer.

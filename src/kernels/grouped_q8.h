@@ -58,15 +58,42 @@ void gemm_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act
   }
 }
 
-// One group against T tokens: each step vector feeds one VNNI product per token that advances all
-// 16 rows at once (results land in the 16 lanes, no horizontal sums). Two integer accumulators per
-// token shorten the dependency chains; the integer sums are exact, so every layout gives the same
-// bits for the same weights.
+// Block k of one group against T tokens, added to acc: each step vector feeds one VNNI product per
+// token that advances all 16 rows at once (results land in the 16 lanes, no horizontal sums). Two
+// integer accumulators per token shorten the dependency chains; the integer sums are exact, so every
+// layout gives the same bits for the same weights.
 template <class Layout, int T>
-QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, int64_t n,
-                                              float* out, size_t out_stride) {
+QS_GROUPED_Q8_TARGET inline void block_tokens(const uint8_t* grp, int64_t nb, int64_t k, const int8_t* const* xq,
+                                              const float* const* xd, const int32_t* const* xs, size_t pfd, __m512* acc) {
   const auto* scales = reinterpret_cast<const uint16_t*>(grp);
-  const uint8_t* quants = grp + 32 * nb;
+  const uint8_t* blk = grp + 32 * nb + Layout::kBlockBytes * k;
+  if (pfd) prefetch_lines(blk + pfd, static_cast<int>(Layout::kBlockBytes / 64));
+  __m512i w[8];
+  Layout::steps(blk, w);
+  __m512i i0[T], i1[T];
+  for (int t = 0; t < T; ++t) {
+    i0[t] = _mm512_set1_epi32(-Layout::kOffset * xs[t][k]);
+    i1[t] = _mm512_setzero_si512();
+  }
+  for (int g = 0; g < 8; g += 2) {
+    for (int t = 0; t < T; ++t) {
+      int32_t x0, x1;
+      std::memcpy(&x0, xq[t] + 32 * k + 4 * g, 4);
+      std::memcpy(&x1, xq[t] + 32 * k + 4 * g + 4, 4);
+      i0[t] = _mm512_dpbusd_epi32(i0[t], w[g], _mm512_set1_epi32(x0));
+      i1[t] = _mm512_dpbusd_epi32(i1[t], w[g + 1], _mm512_set1_epi32(x1));
+    }
+  }
+  const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * k)));
+  for (int t = 0; t < T; ++t)
+    acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[t], i1[t])), _mm512_mul_ps(sw, _mm512_set1_ps(xd[t][k])), acc[t]);
+}
+
+// G consecutive groups (group_bytes apart) against T tokens; the groups advance block by block
+// together (kDecodeStreams in prefetch.h).
+template <class Layout, int T, int G = 1>
+QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act,
+                                              size_t act_stride, int64_t n, float* out, size_t out_stride) {
   const int8_t* xq[T];
   const float* xd[T];
   const int32_t* xs[T];
@@ -75,33 +102,14 @@ QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, int64_t nb, co
     xd[t] = reinterpret_cast<const float*>(xq[t] + n);
     xs[t] = reinterpret_cast<const int32_t*>(xd[t] + nb);
   }
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[G][T];
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
   const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* blk = quants + Layout::kBlockBytes * k;
-    if (pfd) prefetch_lines(blk + pfd, static_cast<int>(Layout::kBlockBytes / 64));
-    __m512i w[8];
-    Layout::steps(blk, w);
-    __m512i i0[T], i1[T];
-    for (int t = 0; t < T; ++t) {
-      i0[t] = _mm512_set1_epi32(-Layout::kOffset * xs[t][k]);
-      i1[t] = _mm512_setzero_si512();
-    }
-    for (int g = 0; g < 8; g += 2) {
-      for (int t = 0; t < T; ++t) {
-        int32_t x0, x1;
-        std::memcpy(&x0, xq[t] + 32 * k + 4 * g, 4);
-        std::memcpy(&x1, xq[t] + 32 * k + 4 * g + 4, 4);
-        i0[t] = _mm512_dpbusd_epi32(i0[t], w[g], _mm512_set1_epi32(x0));
-        i1[t] = _mm512_dpbusd_epi32(i1[t], w[g + 1], _mm512_set1_epi32(x1));
-      }
-    }
-    const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(scales + 16 * k)));
-    for (int t = 0; t < T; ++t)
-      acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(i0[t], i1[t])), _mm512_mul_ps(sw, _mm512_set1_ps(xd[t][k])), acc[t]);
-  }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int64_t k = 0; k < nb; ++k)
+    for (int g = 0; g < G; ++g) block_tokens<Layout, T>(grp + g * group_bytes, nb, k, xq, xd, xs, pfd, acc[g]);
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride + 16 * g, acc[g][t]);
 }
 
 // GemmFn's contract over whole groups: up to 4 tokens share every weight load.
@@ -109,12 +117,17 @@ template <class Layout>
 QS_GROUPED_Q8_TARGET void gemm_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                                       int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   const int64_t nb = n / 32;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
+  const size_t gb = 16 * stride;
+  int64_t g0 = 0;
+  if (n_tok == 1)
+    for (; g0 + 16 * kDecodeStreams <= nr; g0 += 16 * kDecodeStreams)
+      group_tokens<Layout, 1, kDecodeStreams>(w + g0 * stride, gb, nb, act, act_stride, n, out + g0, out_stride);
+  for (; g0 < nr; g0 += 16) {
     const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
     int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) group_tokens<Layout, 4>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t + 2 <= n_tok; t += 2) group_tokens<Layout, 2>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
-    for (; t < n_tok; ++t) group_tokens<Layout, 1>(grp, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
+    for (; t + 4 <= n_tok; t += 4) group_tokens<Layout, 4>(grp, gb, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
+    for (; t + 2 <= n_tok; t += 2) group_tokens<Layout, 2>(grp, gb, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
+    for (; t < n_tok; ++t) group_tokens<Layout, 1>(grp, gb, nb, act + t * act_stride, act_stride, n, out + t * out_stride + g0, out_stride);
   }
 }
 

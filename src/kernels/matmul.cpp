@@ -81,7 +81,7 @@ void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFo
     gemm(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
   };
   if (n == 1 && W.rows * W.cols < 32768) return groups(0, W.rows / 16, 0);
-  global_pool().parallel_for(W.rows / 16, groups);
+  global_pool().parallel_for_dynamic(W.rows / 16, groups);
 }
 
 void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
@@ -105,11 +105,11 @@ void matvec(const MatView& W, const float* x, float* y) {
   if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
   const RowDotFn fn = row_dot_kernel(W);
   if (!fn) {
-    global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
+    global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
     return;
   }
   const void* act = prepare_act(act_format(W), x, 1, W.cols, tl_act);
-  global_pool().parallel_for(W.rows, [&](int64_t r0, int64_t r1, int) {
+  global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) {
     fn(W.row(r0), W.row_stride, r1 - r0, act, W.cols, y + r0);
   });
 }
@@ -151,7 +151,7 @@ void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* 
   const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
   const size_t q8_row = row_bytes(GgmlType::Q8_0, W.cols);
   const GemmFn gemm = q8x16_gemm_kernel();
-  global_pool().parallel_for(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
+  global_pool().parallel_for_dynamic(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
     for (int64_t g = g0; g < g1; ++g) {
       gemm(q8x16_group_of(W, g), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
     }
@@ -185,7 +185,7 @@ void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
     std::vector<uint8_t> buf;
     const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, buf));
     const size_t ab = act_bytes(f, W.cols);
-    global_pool().parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
+    global_pool().parallel_for_dynamic(n_tiles, [&](int64_t t0, int64_t t1, int) {
       for (int64_t tile = t0; tile < t1; ++tile) {
         const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);
         for (int64_t t = 0; t < n; ++t) fn(W.row(r0), W.row_stride, nr, act + t * ab, W.cols, Y + t * W.rows + r0);
@@ -194,7 +194,7 @@ void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
     return;
   }
   // No kernel for this format: dequantize a tile of rows once, then float dots for every token.
-  global_pool().parallel_for(n_tiles, [&](int64_t t0, int64_t t1, int) {
+  global_pool().parallel_for_dynamic(n_tiles, [&](int64_t t0, int64_t t1, int) {
     std::vector<float> rows(static_cast<size_t>(kRowTile * W.cols));
     for (int64_t tile = t0; tile < t1; ++tile) {
       const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);

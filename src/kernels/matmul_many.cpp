@@ -111,16 +111,17 @@ void matmul_many(const std::vector<MatmulJob>& jobs) {
     Plan& p = plans[i];
     p.job = &jobs[i];
     choose_kernel(p);
-    // Pieces are dealt out by cost (tokens × columns), so experts with more routed tokens do not
-    // leave one thread finishing alone.
+    // Pieces are dealt out by cost (tokens × stored bytes per row), so experts with more routed
+    // tokens, or a shared expert stored in fewer bits than the routed ones, do not leave one thread
+    // finishing alone.
     p.first_unit = units;
     p.pieces = jobs[i].n > 0 ? (jobs[i].W.rows + kPieceRows - 1) / kPieceRows : 0;
-    p.unit_per_piece = std::max<int64_t>(1, jobs[i].n * jobs[i].W.cols / 256);
+    p.unit_per_piece = std::max<int64_t>(1, jobs[i].n * static_cast<int64_t>(jobs[i].W.row_stride) / 32);
     units += p.pieces * p.unit_per_piece;
   }
   std::vector<std::unique_ptr<uint8_t[]>> bufs;
   prepare_activations(plans, bufs);
-  global_pool().parallel_for(units, [&](int64_t b, int64_t e, int) {
+  global_pool().parallel_for_dynamic(units, [&](int64_t b, int64_t e, int) {
     // A thread runs the pieces whose first unit falls in [b, e).
     size_t i = static_cast<size_t>(std::upper_bound(plans.begin(), plans.end(), b, [](int64_t v, const Plan& p) {
                                      return v < p.first_unit;

@@ -19,6 +19,12 @@ inline size_t prefetch_distance() {
   return d;
 }
 
+// 16-row groups a one-token (decode) kernel reads side by side, block by block: two read streams
+// per thread instead of one keep more lines in flight (the hardware streamer runs ahead in every
+// page being read). Q4_K bench model decode +2.5%; 3 or 4 streams measured 5% slower than one,
+// though a bare read loop gains up to 20% from 4.
+constexpr int kDecodeStreams = 2;
+
 // `lines` 64-byte lines from p into L1 (a hint: addresses past the data never fault).
 inline void prefetch_lines(const void* p, int lines) {
   for (int l = 0; l < lines; ++l) __builtin_prefetch(static_cast<const char*>(p) + 64 * l, 0, 3);

@@ -128,71 +128,84 @@ QS_TARGET inline __m512i bcast4(const int8_t* p) {
   return _mm512_set1_epi32(v);
 }
 
-// One group against T tokens (each weight load serves all of them). Per block and token, lane r
-// gathers row r's Σ_j sc_j·(q·x over sub-block j) and Σ_j min_j·bsum_j in int32, exactly as the
-// scalar kernel, then applies d, dmin and x_d in float.
+// Block k of one group against T tokens, added to acc. Lane r gathers row r's
+// Σ_j sc_j·(q·x over sub-block j) and Σ_j min_j·bsum_j in int32, exactly as the scalar kernel, then
+// applies d, dmin and x_d in float.
 template <int T>
-QS_TARGET inline void q4kx16_group(const uint8_t* grp, int64_t nb, const uint8_t* act, size_t act_stride, float* out,
-                                   size_t out_stride) {
+QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* a, int64_t k, size_t pfd, __m512* acc) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
+  __m512i mins[4], isum[T], imin[T];
+  for (int p = 0; p < 4; ++p)
+    mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * p)));
+  for (int t = 0; t < T; ++t) {
+    // bsum_j = bsums[2j] + bsums[2j+1]; 32-bit lane p of `pairs` holds (bsum_2p, bsum_2p+1).
+    const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][k].bsums));
+    alignas(16) int32_t pairs[4];
+    const __m128i sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
+    _mm_store_si128(reinterpret_cast<__m128i*>(pairs), sums);
+    imin[t] = _mm512_setzero_si512();
+    for (int p = 0; p < 4; ++p) imin[t] = _mm512_dpwssd_epi32(imin[t], mins[p], _mm512_set1_epi32(pairs[p]));
+    isum[t] = _mm512_setzero_si512();
+  }
+  for (int j = 0; j < 8; ++j) {
+    const uint8_t* q = blk + kQuants + 256 * j;
+    if (pfd) prefetch_lines(q + pfd, 4);
+    __m512i s0[T], s1[T];
+    for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
+    for (int s = 0; s < 4; ++s) {
+      const __m512i raw = _mm512_loadu_si512(q + 64 * s);
+      const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+      for (int t = 0; t < T; ++t) {
+        s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast4(a[t][k].qs + 32 * j + 4 * s));
+        s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
+      }
+    }
+    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j)));
+    for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0[t], s1[t]), sc));
+  }
+  const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
+  const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
+  for (int t = 0; t < T; ++t) {
+    // x_d·(d·sumi − dmin·summ), added block by block: the scalar kernel's own steps, lane by lane
+    // (unfused products), so both give the same bits. It costs a few operations per block.
+    const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum[t])), mul_rn(dmin, _mm512_cvtepi32_ps(imin[t])));
+    acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(a[t][k].d), v));
+  }
+}
+
+// G consecutive groups (group_bytes apart) against T tokens, each weight load serving all tokens.
+// The groups advance block by block together: G read streams in flight per thread instead of one
+// (see kDecodeStreams in prefetch.h).
+template <int T, int G>
+QS_TARGET inline void q4kx16_groups(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act, size_t act_stride,
+                                    float* out, size_t out_stride) {
   const block_q8_K* a[T];
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const block_q8_K*>(act + t * act_stride);
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  __m512 acc[T];
-  for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+  __m512 acc[G][T];
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
   const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
-    if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
-    __m512i mins[4], isum[T], imin[T];
-    for (int p = 0; p < 4; ++p)
-      mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * p)));
-    for (int t = 0; t < T; ++t) {
-      // bsum_j = bsums[2j] + bsums[2j+1]; 32-bit lane p of `pairs` holds (bsum_2p, bsum_2p+1).
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][k].bsums));
-      alignas(16) int32_t pairs[4];
-      const __m128i sums = _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1));
-      _mm_store_si128(reinterpret_cast<__m128i*>(pairs), sums);
-      imin[t] = _mm512_setzero_si512();
-      for (int p = 0; p < 4; ++p) imin[t] = _mm512_dpwssd_epi32(imin[t], mins[p], _mm512_set1_epi32(pairs[p]));
-      isum[t] = _mm512_setzero_si512();
-    }
-    for (int j = 0; j < 8; ++j) {
-      const uint8_t* q = blk + kQuants + 256 * j;
-      if (pfd) prefetch_lines(q + pfd, 4);
-      __m512i s0[T], s1[T];
-      for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
-      for (int s = 0; s < 4; ++s) {
-        const __m512i raw = _mm512_loadu_si512(q + 64 * s);
-        const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
-        for (int t = 0; t < T; ++t) {
-          s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast4(a[t][k].qs + 32 * j + 4 * s));
-          s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
-        }
-      }
-      const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j)));
-      for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0[t], s1[t]), sc));
-    }
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
-    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
-    for (int t = 0; t < T; ++t) {
-      // x_d·(d·sumi − dmin·summ), added block by block: the scalar kernel's own steps, lane by lane
-      // (unfused products), so both give the same bits. It costs a few operations per block.
-      const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum[t])), mul_rn(dmin, _mm512_cvtepi32_ps(imin[t])));
-      acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(a[t][k].d), v));
-    }
-  }
-  for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride, acc[t]);
+  for (int64_t k = 0; k < nb; ++k)
+    for (int g = 0; g < G; ++g) q4kx16_block<T>(grp + g * group_bytes + kQ4Kx16BlockBytes * k, a, k, pfd, acc[g]);
+  for (int g = 0; g < G; ++g)
+    for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride + 16 * g, acc[g][t]);
 }
 
 QS_TARGET void gemm_q4kx16_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                                   int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   const int64_t nb = n / QK_K;
-  for (int64_t g0 = 0; g0 < nr; g0 += 16) {
+  const size_t gb = 16 * stride;
+  int64_t g0 = 0;
+  if (n_tok == 1)
+    for (; g0 + 16 * kDecodeStreams <= nr; g0 += 16 * kDecodeStreams)
+      q4kx16_groups<1, kDecodeStreams>(w + g0 * stride, gb, nb, act, act_stride, out + g0, out_stride);
+  for (; g0 < nr; g0 += 16) {
     const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
     int64_t t = 0;
-    for (; t + 4 <= n_tok; t += 4) q4kx16_group<4>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
-    for (; t + 2 <= n_tok; t += 2) q4kx16_group<2>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
-    for (; t < n_tok; ++t) q4kx16_group<1>(grp, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+    for (; t + 4 <= n_tok; t += 4) q4kx16_groups<4, 1>(grp, gb, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+    for (; t + 2 <= n_tok; t += 2) q4kx16_groups<2, 1>(grp, gb, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
+    for (; t < n_tok; ++t) q4kx16_groups<1, 1>(grp, gb, nb, act + t * act_stride, act_stride, out + t * out_stride + g0, out_stride);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -25,17 +26,35 @@ class ThreadPool {
   // fn(begin, end, thread_index) over a partition of [0, n). Not re-entrant: call it from one
   // thread at a time (jobs must not start nested parallel_fors on the same pool).
   void parallel_for(int64_t n, const Fn& fn);
+  // Like parallel_for, but threads claim [0, n) in chunks (up to kChunksPerThread per thread): each
+  // starts on its own contiguous share, front to back, and one that runs out takes chunks from the
+  // back of the fullest share left, so every stream stays sequential. fn may be called several times
+  // per thread. For products: with the fixed split the main thread waited ~7% of a decode step for
+  // the worker; claiming cut the waits (prefill +3%, decode within noise).
+  void parallel_for_dynamic(int64_t n, const Fn& fn);
+  static constexpr int64_t kChunksPerThread = 8;
 
   static int default_threads();
 
  private:
   void worker(int index);
   void run_chunk(int index);
+  void start(int64_t n, const Fn& fn, int64_t chunks);
+  bool claim(int share, bool front, int64_t& chunk);
+  void run_claimed(int index);
+
+  // One thread's chunks still to run, [front, back), packed as back << 32 | front so a claim from
+  // either end is one compare-exchange.
+  struct alignas(64) Share {
+    std::atomic<uint64_t> front_back{0};
+  };
 
   int n_threads_;
   std::vector<std::thread> workers_;
   const Fn* job_ = nullptr;
   int64_t job_n_ = 0;
+  int64_t chunks_ = 0;  // 0: the fixed split of parallel_for
+  std::unique_ptr<Share[]> shares_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> pending_{0};
   std::atomic<int> sleepers_{0};
