@@ -39,6 +39,21 @@ ScoresTileFn scores_tile_kernel(SimdLevel level) {
 
 PvTileFn pv_tile_kernel(SimdLevel level) { return level >= SimdLevel::Avx512 ? pv_tile_avx512() : pv_tile_scalar; }
 
+void fold_scores(float* p, int vis, float& m, float& l, float* o, int dv) {
+  float mx = m;
+  for (int j = 0; j < vis; ++j) mx = std::max(mx, p[j]);
+  const float corr = std::exp(m - mx);  // 0 on the first chunk (m = -inf)
+  float sum = 0.f;
+  for (int j = 0; j < vis; ++j) {
+    p[j] = std::exp(p[j] - mx);
+    sum += p[j];
+  }
+  m = mx;
+  l = l * corr + sum;
+  if (corr != 1.f)
+    for (int c = 0; c < dv; ++c) o[c] *= corr;
+}
+
 void attend_tile(const float* Q, size_t q_stride, int nq, int q_pos0, const float* Kt, size_t kt_stride,
                  const float* V, size_t v_stride, int ns, int k_pos0, int dk, int dv, float scale,
                  const OnlineSoftmax& st, float* scratch) {
@@ -53,21 +68,8 @@ void attend_tile(const float* Q, size_t q_stride, int nq, int q_pos0, const floa
       std::fill(p, p + ns, 0.f);
       continue;
     }
-    float mx = st.m[i];
-    for (int j = 0; j < vis; ++j) mx = std::max(mx, p[j]);
-    const float corr = std::exp(st.m[i] - mx);  // 0 on the first chunk (m = -inf)
-    float sum = 0.f;
-    for (int j = 0; j < vis; ++j) {
-      p[j] = std::exp(p[j] - mx);
-      sum += p[j];
-    }
+    fold_scores(p, vis, st.m[i], st.l[i], st.O + i * st.o_stride, dv);
     std::fill(p + vis, p + ns, 0.f);
-    st.m[i] = mx;
-    st.l[i] = st.l[i] * corr + sum;
-    if (corr != 1.f) {
-      float* o = st.O + i * st.o_stride;
-      for (int c = 0; c < dv; ++c) o[c] *= corr;
-    }
   }
   pv_tile_kernel()(scratch, static_cast<size_t>(ns), nq, V, v_stride, ns, dv, st.O, st.o_stride);
 }

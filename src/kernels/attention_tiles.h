@@ -34,6 +34,11 @@ struct OnlineSoftmax {
   float* l;  // start at 0
 };
 
+// One query's scores p[0, vis) (already scaled) folded into its online-softmax state: p becomes
+// exp(p − m') with m' the new running max, the sum l and the output row o (dv floats) are rescaled
+// by exp(m − m'), and m becomes m'. The caller then adds Σ p[j]·V[j] to o.
+void fold_scores(float* p, int vis, float& m, float& l, float* o, int dv);
+
 // Folds one key chunk into the state. Query i sits at position q_pos0 + i and sees keys at
 // positions ≤ its own; the chunk's key j sits at k_pos0 + j. `scratch` holds nq·ns floats.
 // Q rows have dk floats (q_stride apart), Kt is [dk][kt_stride], V rows have dv floats.

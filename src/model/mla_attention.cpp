@@ -63,17 +63,9 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         for (int i = 0; i < nh; ++i) {
           const size_t k = static_cast<size_t>(t) * nh + i;
           rows_dot_st(keys, &q[k * (dc + dr)], p.data());
-          float mx = m[k];
-          for (int j = 0; j < vis; ++j) mx = std::max(mx, p[j] *= scale);
-          const float corr = std::exp(m[k] - mx);  // 0 on the first chunk (m = -inf)
-          float sum = 0.f;
-          for (int j = 0; j < vis; ++j) sum += p[j] = std::exp(p[j] - mx);
-          float* o = &o_lat[k * dc];
-          if (corr != 1.f)
-            for (int d = 0; d < dc; ++d) o[d] *= corr;
-          rows_weighted_sum_st(vals, p.data(), o);
-          l[k] = l[k] * corr + sum;
-          m[k] = mx;
+          for (int j = 0; j < vis; ++j) p[j] *= scale;
+          fold_scores(p.data(), vis, m[k], l[k], &o_lat[k * dc], dc);
+          rows_weighted_sum_st(vals, p.data(), &o_lat[k * dc]);
         }
       }
     }
