@@ -29,19 +29,13 @@ QS_TARGET inline __m512 mul_rn(__m512 a, __m512 b) {
   return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
-// The 256 4-bit values of one file block, in element order.
-void unpack_q4_K(const block_q4_K& b, uint8_t* q) {
-  for (int c = 0; c < 4; ++c)
-    for (int l = 0; l < 32; ++l) {
-      q[64 * c + l] = b.qs[32 * c + l] & 0xF;
-      q[64 * c + 32 + l] = b.qs[32 * c + l] >> 4;
-    }
-}
-
 }  // namespace
 
+// Sub-block j = 2c + h of a file block is nibble h of qs[32c .. 32c+31] (element 32j + l is nibble h
+// of qs[32c + l]). The group's byte (j, s, row, i) pairs elements 32j + 4s + i (low) and
+// 32j + 16 + 4s + i (high): four bytes at a time, nibbles of two 32-bit words of qs.
 void pack_q4kx16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
-  uint8_t q[QK_K];
+  constexpr uint32_t kLow = 0x0F0F0F0Fu;
   for (int r = 0; r < 16; ++r) {
     const auto* b = reinterpret_cast<const block_q4_K*>(rows + r * row_stride);
     for (int64_t k = 0; k < cols / QK_K; ++k) {
@@ -50,12 +44,15 @@ void pack_q4kx16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uin
       std::memcpy(blk + kDmin + 2 * r, &b[k].dmin, 2);
       for (int j = 0; j < 8; ++j)
         get_scale_min_k4(j, b[k].scales, blk[kScales + 16 * j + r], blk[kMins + 32 * (j / 2) + 2 * r + j % 2]);
-      unpack_q4_K(b[k], q);
-      for (int j = 0; j < 8; ++j)
-        for (int s = 0; s < 4; ++s)
-          for (int i = 0; i < 4; ++i)
-            blk[kQuants + 256 * j + 64 * s + 4 * r + i] =
-                static_cast<uint8_t>(q[32 * j + 4 * s + i] | q[32 * j + 16 + 4 * s + i] << 4);
+      for (int c = 0; c < 4; ++c)
+        for (int s = 0; s < 4; ++s) {
+          uint32_t a, bb;
+          std::memcpy(&a, b[k].qs + 32 * c + 4 * s, 4);
+          std::memcpy(&bb, b[k].qs + 32 * c + 16 + 4 * s, 4);
+          const uint32_t lo = (a & kLow) | (bb & kLow) << 4, hi = (a >> 4 & kLow) | (bb & ~kLow);
+          std::memcpy(blk + kQuants + 256 * (2 * c) + 64 * s + 4 * r, &lo, 4);
+          std::memcpy(blk + kQuants + 256 * (2 * c + 1) + 64 * s + 4 * r, &hi, 4);
+        }
     }
   }
 }

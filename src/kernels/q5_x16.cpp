@@ -27,16 +27,6 @@ constexpr size_t kQuantBytes = 320;  // per block: 4 × 64 nibbles + 64 high bit
 constexpr size_t kHigh = 256;
 static_assert(32 + kQuantBytes == kQ5x16BlockBytes);
 
-// Row r's 32 values (0..31) of one file block.
-void unpack_q5_0(const block_q5_0& b, uint8_t* q) {
-  uint32_t qh;
-  std::memcpy(&qh, b.qh, 4);
-  for (int i = 0; i < 16; ++i) {
-    q[i] = static_cast<uint8_t>((b.qs[i] & 0xF) | (((qh >> i) & 1) << 4));
-    q[i + 16] = static_cast<uint8_t>((b.qs[i] >> 4) | (((qh >> (i + 16)) & 1) << 4));
-  }
-}
-
 // Value e (0..31) of lane r in one block's quants.
 inline int q5x16_quant(const uint8_t* blk, int r, int e) {
   const int s = e / 4, i = e % 4, byte = 4 * r + i;
@@ -44,24 +34,30 @@ inline int q5x16_quant(const uint8_t* blk, int r, int e) {
   return nib | (((blk[kHigh + byte] >> s) & 1) << 4);
 }
 
+// Bits i, i+4, ..., i+28 of qh (bit 4 of values i, i+4, ..., i+28) as bits 0..7.
+inline uint8_t every_fourth_bit(uint32_t qh, int i) {
+  uint32_t x = (qh >> i) & 0x11111111u;
+  x = (x | x >> 3) & 0x03030303u;
+  x = (x | x >> 6) & 0x000F000Fu;
+  return static_cast<uint8_t>(x | x >> 12);
+}
+
 }  // namespace
 
+// Nibble line j's 4 bytes of a row are the file's qs[4j..4j+3] as they are (qs[a] holds value a in
+// its low nibble and value a + 16 = 4(j+4)+i in its high one), so packing is copies and bit gathers.
 void pack_q5x16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
   const int64_t nb = cols / 32;
   uint8_t* quants = grp + 32 * nb;
-  std::memset(quants, 0, kQuantBytes * static_cast<size_t>(nb));
-  uint8_t q[32];
   for (int r = 0; r < 16; ++r) {
     const auto* b = reinterpret_cast<const block_q5_0*>(rows + r * row_stride);
     for (int64_t k = 0; k < nb; ++k) {
       std::memcpy(grp + 2 * (16 * k + r), &b[k].d, 2);
-      unpack_q5_0(b[k], q);
       uint8_t* blk = quants + kQuantBytes * k;
-      for (int e = 0; e < 32; ++e) {
-        const int s = e / 4, byte = 4 * r + e % 4;
-        blk[64 * (s % 4) + byte] |= static_cast<uint8_t>((q[e] & 0xF) << (s < 4 ? 0 : 4));
-        blk[kHigh + byte] |= static_cast<uint8_t>((q[e] >> 4) << s);
-      }
+      for (int j = 0; j < 4; ++j) std::memcpy(blk + 64 * j + 4 * r, b[k].qs + 4 * j, 4);
+      uint32_t qh;
+      std::memcpy(&qh, b[k].qh, 4);
+      for (int i = 0; i < 4; ++i) blk[kHigh + 4 * r + i] = every_fourth_bit(qh, i);
     }
   }
 }
