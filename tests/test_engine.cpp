@@ -57,19 +57,29 @@ TEST(Engine, AbsorbedEqualsDecompressedAfterCachedPrefix) {
   }
 }
 
-// A prompt longer than the blocked attention's key chunk (256): decompressed attention folds
-// several chunks through its online softmax and must still equal absorbed attention, on both
-// on-disk MLA layouts (attn_kv_b, and attn_k_b/attn_v_b).
+// A prompt longer than the blocked attention's key chunk (256) and the absorbed one's (128): both
+// fold several chunks through their online softmax and must still agree, on both on-disk MLA
+// layouts (attn_kv_b, and attn_k_b/attn_v_b). With the 8-bit cache, absorbed attention also rounds
+// each query to 8 bits (once per query, whatever the number of chunks): measured 0.05 RMS apart
+// over the 600 positions, with a few positions much further (the random fixture's routing flips
+// on small differences: decompressed F16 vs Q8_0 cache shows the same), so that case is bound by RMS.
 TEST(Engine, AbsorbedEqualsDecompressedOverSeveralKeyChunks) {
   for (const char* file : {"ds3-small.f16.gguf", "ds3-small-mla.f16.gguf"}) {
     auto m = Model::load(test::model_path(file));
     std::vector<int32_t> toks(600);
     for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int32_t>((i * 7919 + 13) % m->n_vocab());
-    m->set_mla_mode(MlaMode::Absorbed);
-    const auto a = prefill_chunks(*m, toks, {40, 560});
-    m->set_mla_mode(MlaMode::Decompressed);
-    const auto d = prefill_chunks(*m, toks, {40, 560});
-    EXPECT_LT(test::max_abs_diff(a.data(), d.data(), a.size()), kOrderTol) << file;
+    for (GgmlType cache : {GgmlType::F16, GgmlType::Q8_0}) {
+      m->set_cache_type(cache);
+      m->set_mla_mode(MlaMode::Absorbed);
+      const auto a = prefill_chunks(*m, toks, {40, 560});
+      m->set_mla_mode(MlaMode::Decompressed);
+      const auto d = prefill_chunks(*m, toks, {40, 560});
+      if (cache == GgmlType::F16) {
+        EXPECT_LT(test::max_abs_diff(a.data(), d.data(), a.size()), kOrderTol) << file;
+      } else {
+        EXPECT_LT(test::rms_diff(a.data(), d.data(), a.size()), 0.1) << file << " cache " << traits(cache).name;
+      }
+    }
   }
 }
 

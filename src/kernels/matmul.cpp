@@ -60,11 +60,18 @@ void matvec_st(const MatView& W, const float* x, float* y) {
   fn(W.data, W.row_stride, W.rows, x, W.cols, y);
 }
 
-void rows_dot_st(const MatView& rows, const float* x, float* y) {
-  const RowDotFn fn = row_dot_kernel(rows);
-  if (!fn) return matvec_rows_dequant(rows, x, y, 0, rows.rows);
-  fn(rows.data, rows.row_stride, rows.rows, prepare_act(act_format(rows), x, 1, rows.cols, tl_act), rows.cols, y);
+const void* rows_query(const MatView& rows, const float* x, std::vector<uint8_t>& buf) {
+  if (!row_dot_kernel(rows)) return x;  // rows_dot_prepared_st dequantizes the rows instead
+  return prepare_act(act_format(rows), x, 1, rows.cols, buf);
 }
+
+void rows_dot_prepared_st(const MatView& rows, const void* query, float* y) {
+  const RowDotFn fn = row_dot_kernel(rows);
+  if (!fn) return matvec_rows_dequant(rows, static_cast<const float*>(query), y, 0, rows.rows);
+  fn(rows.data, rows.row_stride, rows.rows, query, rows.cols, y);
+}
+
+void rows_dot_st(const MatView& rows, const float* x, float* y) { rows_dot_prepared_st(rows, rows_query(rows, x, tl_act), y); }
 
 void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
   const RowsAxpyFn fn = rows_axpy_kernel(rows.type);

@@ -2,6 +2,7 @@
 // Weights stay in their file type; rows are dequantized on the fly with F32 accumulation.
 #pragma once
 #include <cstdint>
+#include <vector>
 
 #include "tensor/mat_view.h"
 
@@ -15,6 +16,10 @@ void matvec_st(const MatView& W, const float* x, float* y);
 void matvec_t_st(const MatView& W, const float* x, float* y);
 // y[r] = rows[r] · x with whatever activation format the rows' type needs (KV cache reads).
 void rows_dot_st(const MatView& rows, const float* x, float* y);
+// rows_dot_st in two steps, for one query against many row sets of the same type and width (the
+// cache in chunks): x in that format (x itself, or quantized into buf), then the dot products.
+const void* rows_query(const MatView& rows, const float* x, std::vector<uint8_t>& buf);
+void rows_dot_prepared_st(const MatView& rows, const void* query, float* y);
 // out[c] += Σ_r w[r] · rows[r][c]  (attention's weighted sum of cached values).
 void rows_weighted_sum_st(const MatView& rows, const float* w, float* out);
 // Y[t][r] = W[r] · X[t] for t < n; X rows have W.cols floats, Y rows have W.rows floats.

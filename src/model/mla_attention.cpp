@@ -53,6 +53,11 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         std::copy(qh + dn, qh + dqk, qa + dc);
       }
     const int n_kv = pos0 + n;
+    // Each query in the cache's activation format once (a Q8_0 cache scores 8-bit queries), not per chunk.
+    std::vector<std::vector<uint8_t>> qbuf(qs);
+    std::vector<const void*> qk(qs);
+    const MatView all_keys = cache.k_view(il, n_kv, 0, dc + dr);
+    for (size_t k = 0; k < qs; ++k) qk[k] = rows_query(all_keys, &q[k * (dc + dr)], qbuf[k]);
     for (int s0 = 0; s0 < n_kv; s0 += kLatentChunk) {
       const int ns = std::min(kLatentChunk, n_kv - s0);
       for (int t = 0; t < n; ++t) {
@@ -62,7 +67,7 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         const MatView vals = cache.k_view(il, s0 + vis, 0, dc).slice_rows(s0, vis);
         for (int i = 0; i < nh; ++i) {
           const size_t k = static_cast<size_t>(t) * nh + i;
-          rows_dot_st(keys, &q[k * (dc + dr)], p.data());
+          rows_dot_prepared_st(keys, qk[k], p.data());
           for (int j = 0; j < vis; ++j) p[j] *= scale;
           fold_scores(p.data(), vis, m[k], l[k], &o_lat[k * dc], dc);
           rows_weighted_sum_st(vals, p.data(), &o_lat[k * dc]);
