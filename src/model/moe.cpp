@@ -32,6 +32,7 @@ struct ExpertWork {
   MatView gate, up, down;
   std::vector<float> x, g, u, y;  // gathered inputs, gate/up outputs, down outputs
   std::vector<std::pair<int, float>> toks;  // (token, weight); weight 1 for the shared expert
+  const float* in = nullptr;  // x, or the batch itself for the shared expert
 };
 
 void experts_fused(const ModelConfig& c, const LayerWeights& w, const float* X, int n,
@@ -42,19 +43,23 @@ void experts_fused(const ModelConfig& c, const LayerWeights& w, const float* X, 
     ExpertWork& s = work.emplace_back();
     s.gate = w.gate_shexp, s.up = w.up_shexp, s.down = w.down_shexp;
     for (int t = 0; t < n; ++t) s.toks.push_back({t, 1.f});
+    s.in = X;
   }
   for (int e = 0; e < c.n_expert; ++e)
     if (!routed[e].empty()) work.push_back({w.gate_exps.expert(e), w.up_exps.expert(e), w.down_exps.expert(e), {}, {}, {}, {}, routed[e]});
   std::vector<MatmulJob> jobs;
   for (ExpertWork& x : work) {
     const int64_t m = static_cast<int64_t>(x.toks.size()), f = x.gate.rows;
-    x.x.resize(static_cast<size_t>(m) * d);
-    for (int64_t i = 0; i < m; ++i) std::copy_n(X + static_cast<size_t>(x.toks[i].first) * d, d, &x.x[static_cast<size_t>(i) * d]);
+    if (!x.in) {
+      x.x.resize(static_cast<size_t>(m) * d);
+      for (int64_t i = 0; i < m; ++i) std::copy_n(X + static_cast<size_t>(x.toks[i].first) * d, d, &x.x[static_cast<size_t>(i) * d]);
+      x.in = x.x.data();
+    }
     x.g.resize(static_cast<size_t>(m) * f);
     x.u.resize(static_cast<size_t>(m) * f);
     x.y.resize(static_cast<size_t>(m) * d);
-    jobs.push_back({x.gate, x.x.data(), m, x.g.data()});
-    jobs.push_back({x.up, x.x.data(), m, x.u.data()});
+    jobs.push_back({x.gate, x.in, m, x.g.data()});
+    jobs.push_back({x.up, x.in, m, x.u.data()});
   }
   matmul_many(jobs);
   jobs.clear();
