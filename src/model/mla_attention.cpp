@@ -11,6 +11,7 @@
 
 #include "kernels/attention_tiles.h"
 #include "kernels/matmul.h"
+#include "kernels/matmul_many.h"
 #include "kernels/repack.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"
@@ -196,22 +197,21 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
 
-  // Queries [n][H][d_n + d_r].
-  std::vector<float> Q(static_cast<size_t>(n) * H * dqk);
+  // Queries [n][H][d_n + d_r], and the latent [n][d_c + d_r]: the two products that read X run as
+  // one pass (X quantized once, one barrier).
+  std::vector<float> Q(static_cast<size_t>(n) * H * dqk), kva(static_cast<size_t>(n) * (dc + dr));
   if (c.q_lora_rank > 0) {
     std::vector<float> qa(static_cast<size_t>(n) * c.q_lora_rank);
-    matmul(w.wq_a, X, n, qa.data());
+    matmul_many({{w.wq_a, X, n, qa.data()}, {w.wkv_a, X, n, kva.data()}});
     for (int t = 0; t < n; ++t) {
       float* r = &qa[static_cast<size_t>(t) * c.q_lora_rank];
       rms_norm(r, w.q_a_norm.data(), r, c.q_lora_rank, c.rms_eps);
     }
     matmul(w.wq_b, qa.data(), n, Q.data());
   } else {
-    matmul(w.wq, X, n, Q.data());
+    matmul_many({{w.wq, X, n, Q.data()}, {w.wkv_a, X, n, kva.data()}});
   }
   // The latent: normed c_kv and roped k_pe go straight into each sequence's cache.
-  std::vector<float> kva(static_cast<size_t>(n) * (dc + dr));
-  matmul(w.wkv_a, X, n, kva.data());
   for (const SeqSpan& sp : spans) {
     for (int i = 0; i < sp.count; ++i) {
       const int t = sp.start + i, pos = sp.pos0 + i;
