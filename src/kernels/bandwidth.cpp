@@ -6,21 +6,19 @@
 #include <memory>
 #include <vector>
 
+#include "kernels/cpu_features.h"
 #include "kernels/thread_pool.h"
 
 namespace qs {
 
 namespace {
 
-// Reads n floats on every thread of the pool, each thread's share as `streams` sub-ranges walked side
-// by side in 256-byte steps. One sequential stream per thread under-reads badly on some machines
-// (2-core Sapphire Rapids slice: ~19 GB/s with 64-byte loads, 25 with 2 streams, 30 with 8), and
-// the decode kernels read two: the best of 1, 2, 4 and 8 is the read roofline.
-// Integer sum of the bit patterns: associative, so the compiler vectorises it and the loop is bound
-// by memory, not by a float add chain. Cloned per ISA (picked at load time) so it reads with the
-// vector width the kernels use.
-__attribute__((target_clones("avx512f", "avx2", "default"))) uint32_t sum_streams(const uint32_t* __restrict p, int64_t i0,
-                                                                                  int64_t i1, int streams) {
+// Integer sum of the bit patterns of [i0, i1) as `streams` sub-ranges walked side by side in 256-byte
+// steps: associative, so the compiler vectorises it and the loop is bound by memory, not by a float
+// add chain. Inlined into one copy per ISA below, so it reads with the vector width the kernels use
+// (explicit dispatch, not target_clones: an ifunc resolver runs before the sanitizer runtimes start).
+__attribute__((always_inline)) inline uint32_t sum_streams_body(const uint32_t* __restrict p, int64_t i0, int64_t i1,
+                                                                int streams) {
   constexpr int64_t kStep = 64;  // 256 bytes per stream and step
   const int64_t sub = (i1 - i0) / streams / kStep * kStep;
   uint32_t s = 0;
@@ -31,6 +29,26 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) uint32_t sum_stream
   return s;
 }
 
+__attribute__((target("avx512f"))) uint32_t sum_streams_avx512(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
+  return sum_streams_body(p, i0, i1, streams);
+}
+
+__attribute__((target("avx2"))) uint32_t sum_streams_avx2(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
+  return sum_streams_body(p, i0, i1, streams);
+}
+
+uint32_t sum_streams(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
+  switch (detected_simd_level()) {
+    case SimdLevel::Avx512: return sum_streams_avx512(p, i0, i1, streams);
+    case SimdLevel::Avx2: return sum_streams_avx2(p, i0, i1, streams);
+    default: return sum_streams_body(p, i0, i1, streams);
+  }
+}
+
+// Reads n floats on every thread of the pool, each thread's share as `streams` streams. One
+// sequential stream per thread under-reads badly on some machines (2-core Sapphire Rapids slice:
+// ~19 GB/s with 64-byte loads, 25 with 2 streams, 30 with 8), and the decode kernels read two: the
+// best of 1, 2, 4 and 8 is the read roofline.
 double read_gbps(ThreadPool& pool, const float* data, size_t n, int streams) {
   std::vector<uint32_t> partial(static_cast<size_t>(pool.size()), 0);
   const auto t0 = std::chrono::steady_clock::now();
