@@ -36,8 +36,9 @@ Value g_range(Interp& in, CallArgs& a) {
   return Value::list(std::move(out));
 }
 
-Value g_namespace(Interp&, CallArgs& a) {
+Value g_namespace(Interp& in, CallArgs& a) {
   Value ns = Value::ns();
+  in.track_namespace(ns);
   for (const auto& v : a.args) {
     if (!v.is_dict()) throw TypeError("namespace() positional argument must be a mapping");
     for (const auto& [k, x] : v.dict_obj().items) ns.ns_obj().set(k, x);

@@ -1,5 +1,6 @@
 #include "chat/jinja_interp.h"
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "chat/jinja_error.h"
@@ -34,6 +35,24 @@ const Value* CallArgs::get(size_t i, std::string_view name) const {
 Value CallArgs::get_or(size_t i, std::string_view name, Value def) const {
   const Value* v = get(i, name);
   return v ? *v : std::move(def);
+}
+
+Interp::~Interp() {
+  for (const auto& w : namespaces_) {
+    const std::shared_ptr<void> alive = w.lock();  // keeps this one alive while its members go
+    if (!alive) continue;
+    auto members = std::move(static_cast<DictObj*>(alive.get())->items);
+    static_cast<DictObj*>(alive.get())->items.clear();
+    members.clear();  // may free other namespaces; their weak entries then simply expire
+  }
+}
+
+void Interp::track_namespace(const Value& ns) {
+  if (namespaces_.size() >= namespaces_compact_at_) {  // drop the expired so a loop of namespaces stays small
+    std::erase_if(namespaces_, [](const std::weak_ptr<void>& w) { return w.expired(); });
+    namespaces_compact_at_ = std::max<size_t>(64, 2 * namespaces_.size());
+  }
+  namespaces_.push_back(ns.weak_object());
 }
 
 std::string Interp::render(const Body& body, const FramePtr& top) {

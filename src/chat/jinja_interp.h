@@ -39,6 +39,9 @@ struct CallArgs {
 class Interp {
  public:
   explicit Interp(const Limits& limits) : limits_(limits) {}
+  ~Interp();
+  Interp(const Interp&) = delete;
+  Interp& operator=(const Interp&) = delete;
 
   std::string render(const Body& body, const FramePtr& top);
 
@@ -50,6 +53,10 @@ class Interp {
   void charge_iterations(uint64_t n);
   void check_length(size_t n) const;  // for strings and lists being built
   const Limits& limits() const { return limits_; }
+  // Namespaces are the one mutable object, so the only way to build a reference cycle
+  // (`{% set ns.me = ns %}`, or via a list holding ns). Every one is registered here and emptied when the
+  // interpreter ends, which frees such cycles; rendering returns a string, so no value outlives it.
+  void track_namespace(const Value& ns);
 
  private:
   enum class Flow { Normal, Break, Continue };
@@ -72,6 +79,8 @@ class Interp {
   size_t produced_ = 0;
   uint64_t iterations_ = 0;
   int call_depth_ = 0;
+  std::vector<std::weak_ptr<void>> namespaces_;
+  size_t namespaces_compact_at_ = 64;
 };
 
 }  // namespace qs::jinja

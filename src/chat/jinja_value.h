@@ -77,6 +77,8 @@ class Value {
   DictObj& ns_obj() const { return *static_cast<DictObj*>(obj_.get()); }  // namespaces are the one mutable object
   const CallableObj& fn() const { return *static_cast<const CallableObj*>(obj_.get()); }
   bool same_object(const Value& o) const;
+  // The object behind a List/Dict/Namespace/Callable, not owning (the interpreter's cycle breaker uses it).
+  std::weak_ptr<void> weak_object() const { return obj_; }
 
  private:
   Kind kind_ = Kind::Undefined;
