@@ -91,7 +91,8 @@ namespace qs {
 namespace {
 
 TEST(Cli, BenchJsonCarriesEveryFigure) {
-  const test::ShellResult r = test::run_shell(std::string(QIUSUO_CLI_PATH) + " bench -m " +
+  // A small bandwidth buffer keeps the test quick (the default is 4x the last-level cache).
+  const test::ShellResult r = test::run_shell("QIUSUO_BANDWIDTH_MIB=64 " + std::string(QIUSUO_CLI_PATH) + " bench -m " +
                                               test::model_path("ds3-small.q8_0.gguf") + " -p 16 -n 4 -r 2 --json 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
@@ -101,6 +102,7 @@ TEST(Cli, BenchJsonCarriesEveryFigure) {
   EXPECT_GT(j["pp16"].get<double>(), 0.0);
   EXPECT_GT(j["tg4"].get<double>(), 0.0);
   EXPECT_GT(j["bandwidth_gbps"].get<double>(), 0.0);
+  EXPECT_NEAR(j["bandwidth_buffer_mib"].get<double>(), 64.0, 0.01);
   // F16 cache: 2 bytes per cached value.
   EXPECT_EQ(j["kv_bytes_per_token"].get<uint64_t>() % 2, 0u);
   const test::ShellResult bad = test::run_shell(std::string(QIUSUO_CLI_PATH) + " bench -m " +

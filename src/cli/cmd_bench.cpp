@@ -139,6 +139,7 @@ void run_bench(const BenchArgs& a) {
     j["bandwidth_gbps"] = bw.roofline_gbps();
     j["triad_bandwidth_gbps"] = bw.triad_gbps;
     j["read_bandwidth_gbps"] = bw.read_gbps;
+    j["bandwidth_buffer_mib"] = static_cast<double>(bw.buffer_bytes) / (1 << 20);
     j["bytes_per_token"] = static_cast<uint64_t>(bytes);
     j["kv_cache_type"] = std::string(traits(m->cache_type()).name);
     j["kv_bytes_per_token"] = m->new_sequence(1)->cache.bytes_per_token();
@@ -148,7 +149,8 @@ void run_bench(const BenchArgs& a) {
   }
   std::printf("model:      %s\n", a.model.c_str());
   std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_summary(), threads);
-  std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read\n", bw.triad_gbps, bw.read_gbps);
+  std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read (over %.0f MiB)\n", bw.triad_gbps, bw.read_gbps,
+              static_cast<double>(bw.buffer_bytes) / (1 << 20));
   std::printf("| test   |          t/s |\n|--------|--------------|\n");
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";  // llama-bench's label for depth
   if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", (pp_key + at).c_str(), spp.mean, spp.sd);

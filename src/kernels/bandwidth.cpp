@@ -1,9 +1,13 @@
 #include "kernels/bandwidth.h"
 
 #include <algorithm>
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "kernels/cpu_features.h"
@@ -63,27 +67,48 @@ double read_gbps(ThreadPool& pool, const float* data, size_t n, int streams) {
 
 }  // namespace
 
-BandwidthResult measure_bandwidth(int total_mib, int reps) {
-  const size_t n = static_cast<size_t>(total_mib) * (1u << 20) / 3 / sizeof(float);
-  std::unique_ptr<float[]> a(new float[n]), b(new float[n]), c(new float[n]);
+size_t bandwidth_buffer_bytes() {
+  constexpr size_t kMiB = size_t{1} << 20;
+  if (const char* env = std::getenv("QIUSUO_BANDWIDTH_MIB")) {
+    char* end = nullptr;
+    const long long mib = std::strtoll(env, &end, 10);
+    if (end != env && *end == '\0') return static_cast<size_t>(std::max(16LL, std::min(mib, 1LL << 20))) * kMiB;
+  }
+  long llc = sysconf(_SC_LEVEL3_CACHE_SIZE);
+  if (llc <= 0) llc = sysconf(_SC_LEVEL2_CACHE_SIZE);
+  size_t bytes = std::max<size_t>(768 * kMiB, 4 * static_cast<size_t>(std::max(0L, llc)));
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) bytes = std::min(bytes, std::max<size_t>(64 * kMiB, static_cast<size_t>(pages) * page / 4));
+  return bytes;
+}
+
+BandwidthResult measure_bandwidth(size_t total_bytes, int reps) {
+  if (total_bytes == 0) total_bytes = bandwidth_buffer_bytes();
+  const size_t n = total_bytes / 3 / sizeof(float);
+  // One allocation: the read test walks all three arrays as one.
+  std::unique_ptr<float[]> buf(new float[3 * n]);
+  float* const a = buf.get();
+  float* const b = a + n;
+  float* const c = b + n;
   ThreadPool& pool = global_pool();
   // First touch on the measuring threads, so pages are local to them.
   pool.parallel_for(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
     for (int64_t i = i0; i < i1; ++i) a[i] = 1.f, b[i] = 2.f, c[i] = 0.5f;
   });
   BandwidthResult r;
+  r.buffer_bytes = 3 * n * sizeof(float);
   for (int rep = 0; rep < reps; ++rep) {
     auto t0 = std::chrono::steady_clock::now();
     pool.parallel_for(static_cast<int64_t>(n), [&](int64_t i0, int64_t i1, int) {
-      float* __restrict pa = a.get();
-      const float* __restrict pb = b.get();
-      const float* __restrict pc = c.get();
+      float* __restrict pa = a;
+      const float* __restrict pb = b;
+      const float* __restrict pc = c;
       for (int64_t i = i0; i < i1; ++i) pa[i] = pb[i] + 3.f * pc[i];
     });
     const double triad = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     r.triad_gbps = std::max(r.triad_gbps, 3.0 * n * sizeof(float) / triad / 1e9);
 
-    for (const int streams : {1, 2, 4, 8}) r.read_gbps = std::max(r.read_gbps, read_gbps(pool, b.get(), n, streams));
+    for (const int streams : {1, 2, 4, 8}) r.read_gbps = std::max(r.read_gbps, read_gbps(pool, a, 3 * n, streams));
   }
   return r;
 }
