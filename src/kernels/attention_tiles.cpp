@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/vec_exp.h"
+
 namespace qs {
 
 namespace {
@@ -43,11 +45,7 @@ void fold_scores(float* p, int vis, float& m, float& l, float* o, int dv) {
   float mx = m;
   for (int j = 0; j < vis; ++j) mx = std::max(mx, p[j]);
   const float corr = std::exp(m - mx);  // 0 on the first chunk (m = -inf)
-  float sum = 0.f;
-  for (int j = 0; j < vis; ++j) {
-    p[j] = std::exp(p[j] - mx);
-    sum += p[j];
-  }
+  const float sum = exp_shift_sum_kernel()(p, vis, mx);
   m = mx;
   l = l * corr + sum;
   if (corr != 1.f)

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/vec_exp.h"
+
 namespace qs {
 
 float dot_f32(const float* a, const float* b, int64_t n) {
@@ -39,8 +41,6 @@ void softmax_inplace(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] *= inv;
 }
 
-void swiglu_inplace(float* gate, const float* up, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) gate[i] = silu(gate[i]) * up[i];
-}
+void swiglu_inplace(float* gate, const float* up, int64_t n) { swiglu_kernel()(gate, up, n); }
 
 }  // namespace qs

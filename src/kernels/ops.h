@@ -1,5 +1,6 @@
 // Small vector operations on float activations (the scalar reference path; fast enough to
-// autovectorize, and the numerics every SIMD kernel is compared against).
+// autovectorize, and the numerics every SIMD kernel is compared against). swiglu_inplace goes
+// through vec_exp.h's run-time choice.
 #pragma once
 #include <cstdint>
 
@@ -11,7 +12,7 @@ void axpy_f32(float a, const float* x, float* y, int64_t n);  // y += a*x
 void rms_norm(const float* x, const float* w, float* y, int64_t n, float eps);
 void softmax_inplace(float* x, int64_t n);
 inline float silu(float x);
-void swiglu_inplace(float* gate, const float* up, int64_t n);  // gate = silu(gate) * up
+void swiglu_inplace(float* gate, const float* up, int64_t n);  // gate = silu(gate) * up (vec_exp.h's kernel)
 
 }  // namespace qs
 
