@@ -1,13 +1,12 @@
 #include "kernels/bandwidth.h"
 
-#include <algorithm>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
-#include <string>
 #include <vector>
 
 #include "kernels/cpu_features.h"
