@@ -128,9 +128,16 @@ QS_TARGET inline __m512i bcast4(const int8_t* p) {
 // Block k of one group against T tokens, added to acc. Lane r gathers row r's
 // Σ_j sc_j·(q·x over sub-block j) and Σ_j min_j·bsum_j in int32, exactly as the scalar kernel, then
 // applies d, dmin and x_d in float.
+//
+// The high nibbles are not shifted down: masked in place they are 16× their value, the VNNI sums
+// stay exact (no saturation in vpdpbusd), and one shift of the sum per sub-block replaces four of
+// the bytes. Each sum is then scaled and accumulated by vpdpwssd, which multiplies a lane's low
+// 16 bits by the scale and its high 16 bits by zero: exact because a sub-block's half-sum
+// |Σ 16 nibbles · x| ≤ 16·15·128 fits in int16 (the lane's high half is its sign extension).
+// Against mullo + adds this takes the kernel from ~125 to ~95 port-0 operations per block.
 template <int T>
 QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* a, int64_t k, size_t pfd, __m512* acc) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
+  const __m512i m4 = _mm512_set1_epi8(0x0F), m4h = _mm512_set1_epi8(static_cast<char>(0xF0));
   if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
   __m512i mins[4], isum[T], imin[T];
   for (int p = 0; p < 4; ++p)
@@ -152,14 +159,17 @@ QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* 
     for (int t = 0; t < T; ++t) s0[t] = s1[t] = _mm512_setzero_si512();
     for (int s = 0; s < 4; ++s) {
       const __m512i raw = _mm512_loadu_si512(q + 64 * s);
-      const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+      const __m512i lo = _mm512_and_si512(raw, m4), hi16 = _mm512_and_si512(raw, m4h);
       for (int t = 0; t < T; ++t) {
         s0[t] = _mm512_dpbusd_epi32(s0[t], lo, bcast4(a[t][k].qs + 32 * j + 4 * s));
-        s1[t] = _mm512_dpbusd_epi32(s1[t], hi, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
+        s1[t] = _mm512_dpbusd_epi32(s1[t], hi16, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
       }
     }
     const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j)));
-    for (int t = 0; t < T; ++t) isum[t] = _mm512_add_epi32(isum[t], _mm512_mullo_epi32(_mm512_add_epi32(s0[t], s1[t]), sc));
+    for (int t = 0; t < T; ++t) {
+      isum[t] = _mm512_dpwssd_epi32(isum[t], s0[t], sc);
+      isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_srai_epi32(s1[t], 4), sc);
+    }
   }
   const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kD)));
   const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kDmin)));
