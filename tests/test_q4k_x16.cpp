@@ -90,6 +90,41 @@ TEST(Q4Kx16, AmxEqualsAvx512) {
   }
 }
 
+// The AMX kernel folds each 6-bit sub-block scale into two int8 copies of the weights (q·(s mod 8),
+// q·(s div 8)): with raw random blocks (every scale and min up to 63, every nibble up to 15) and
+// activations at ±127 it still equals the AVX-512 kernel bit for bit.
+TEST(Q4Kx16, AmxEqualsAvx512AtExtremeValues) {
+  const GemmFn amx = q4kx16_gemm_amx();
+  if (!amx) GTEST_SKIP() << "AMX-INT8 not usable here";
+  const int64_t rows = 32, cols = 512, n_tok = 40;
+  std::mt19937 rng(5);
+  std::vector<uint8_t> file(row_bytes(GgmlType::Q4_K, cols) * rows);
+  for (auto& b : file) b = static_cast<uint8_t>(rng());
+  auto* blocks = reinterpret_cast<block_q4_K*>(file.data());
+  for (int64_t i = 0; i < rows * cols / QK_K; ++i) {
+    blocks[i].d = 0x2000 + (rng() & 0xFF);  // small positive fp16 factors (the raw bytes may be NaN)
+    blocks[i].dmin = 0x1C00 + (rng() & 0xFF);
+    if (i % 3 == 0) std::fill(std::begin(blocks[i].scales), std::end(blocks[i].scales), 0xFF);  // all scales/mins 63
+    if (i % 5 == 0) std::fill(std::begin(blocks[i].qs), std::end(blocks[i].qs), 0xFF);          // all nibbles 15
+  }
+  const size_t packed_row = kQ4Kx16RowBytesPerBlock * static_cast<size_t>(cols / QK_K);
+  std::vector<uint8_t> packed(packed_row * rows);
+  for (int64_t g = 0; g < rows / 16; ++g)
+    pack_q4kx16_group(file.data() + 16 * g * row_bytes(GgmlType::Q4_K, cols), row_bytes(GgmlType::Q4_K, cols), cols,
+                      packed.data() + 16 * g * packed_row);
+  const size_t ab = act_bytes(ActFormat::Q8_K, cols);
+  std::vector<uint8_t> act(ab * n_tok);
+  for (int64_t t = 0; t < n_tok; ++t) {
+    std::vector<float> x(cols);
+    for (int64_t i = 0; i < cols; ++i) x[i] = (t + i) % 7 == 0 ? -3.f : 3.f;  // every quant at ±127
+    quantize_act(ActFormat::Q8_K, x.data(), act.data() + t * ab, cols);
+  }
+  std::vector<float> got(n_tok * rows), want(got.size());
+  amx(packed.data(), packed_row, rows, act.data(), ab, n_tok, cols, got.data(), rows);
+  q4kx16_gemm_avx512()(packed.data(), packed_row, rows, act.data(), ab, n_tok, cols, want.data(), rows);
+  EXPECT_EQ(got, want);
+}
+
 // repack() chooses the layout on AVX-512 CPUs and produces the same bytes as the group packer.
 TEST(Q4Kx16, RepackProducesTheLayout) {
   if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "repacking needs AVX-512 VNNI";

@@ -241,82 +241,121 @@ QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const ui
 
 // ---- Q4Kx16 (q4k_x16.h) against Q8_K activations ----
 //
-// Per 256-column block, each 32-value sub-block j is one tile product: B holds the group's 4-bit
-// values (unsigned, so TDPBSSD reads them right as signed int8) and A the tokens' 32 int8
-// activations of that sub-block, straight from their Q8_K rows. The epilogue repeats the AVX-512
-// kernel's integer steps (Σ_j sc_j·dot_j, Σ_j m_j·bsum_j) and float steps, so the results are
-// bit-identical to it; it replaces 32 VNNI products per token and sub-block by one tile product
-// per 16 tokens.
+// The sub-block scales are folded into the weights. A scale s < 64 is 8·s_hi + s_lo with both
+// below 8, so q·s_lo and q·s_hi (q < 16) fit in int8: a group's first token tile writes two
+// scaled copies of each block's 4-bit values, and per block two tile accumulators collect, over all
+// 256 columns, Σ_j s_lo,j·(q·x)_j and Σ_j s_hi,j·(q·x)_j. The epilogue then needs lo + 8·hi
+// where it used to store, reload and multiply eight sub-block dots per token: the same integer
+// Σ_j sc_j·dot_j, so with the AVX-512 kernel's remaining integer (mins·bsums) and float steps the
+// results stay bit-identical to it. Tiles are full (K = 64): two sub-blocks per product.
 
 // A product rounded on its own (the AVX-512 kernel's float steps, unfused).
 QS_AMX inline __m512 mul_rn(__m512 a, __m512 b) { return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 
-// One block's B tiles, unpacked once per group (by its first token tile): per sub-block j, 8 lines,
-// the low nibbles of its 4 stored steps (elements 0..15) and then the high ones (16..31).
-QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
-  const __m512i m4 = _mm512_set1_epi8(0x0F);
-  for (int j = 0; j < 8; ++j)
-    for (int s = 0; s < 4; ++s) {
-      const __m512i raw = _mm512_loadu_si512(blk + q4kx16::kQuants + 256 * j + 64 * s);
-      _mm512_store_si512(dst + 8 * j + s, _mm512_and_si512(raw, m4));
-      _mm512_store_si512(dst + 8 * j + 4 + s, _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4));
-    }
+constexpr TileConfig make_q4k_config() {
+  TileConfig c;
+  for (int i = 0; i < 2; ++i) c.rows[i] = kTok, c.colsb[i] = 64;  // A: 16 tokens x 64 int8 (2 sub-blocks)
+  for (int i = 2; i < 4; ++i) c.rows[i] = 16, c.colsb[i] = 64;    // B: 16 steps x (16 rows x 4 int8)
+  for (int i = 4; i < 8; ++i) c.rows[i] = kTok, c.colsb[i] = 64;  // C: 16 tokens x 16 int32
+  return c;
 }
 
-// Sub-block dots: A from `ap` (rows a_stride apart), B from the unpacked lines at `bp`, into C.
-#define QS_SUB_DOTS(A, B, C, ap, bp)      \
-  do {                                    \
-    _tile_zero(C);                        \
-    _tile_loadd(A, ap, a_stride);         \
-    _tile_loadd(B, bp, 64);               \
-    _tile_dpbssd(C, A, B);                \
+constexpr TileConfig kQ4KConfig = make_q4k_config();
+
+// Lines of one block's scaled copies: [lo: 64][hi: 64]; within each, sub-block j's 8 lines are the
+// low nibbles of its 4 stored steps (elements 0..15) then the high ones (16..31), so lines 16h..16h+15
+// are the B tile of columns 64h..64h+63.
+constexpr int kQ4KLines = 128;
+
+// q·s per byte, for q < 16 and s < 8 (every product fits its byte): even and odd bytes as 16-bit products.
+QS_AMX inline __m512i times(__m512i q, __m512i s) {
+  const __m512i low_bytes = _mm512_set1_epi16(0x00FF);
+  const __m512i even = _mm512_mullo_epi16(_mm512_and_si512(q, low_bytes), _mm512_and_si512(s, low_bytes));
+  const __m512i odd = _mm512_mullo_epi16(_mm512_srli_epi16(q, 8), _mm512_srli_epi16(s, 8));
+  return _mm512_or_si512(even, _mm512_slli_epi16(odd, 8));
+}
+
+// Block `blk`'s two scaled copies into dst (kQ4KLines lines), made once per group.
+QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
+  const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi8(7);
+  // Byte 4r + i of a step line belongs to row r: spread the 16 per-row scales over their 4 bytes.
+  const __m512i spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11, 10,
+                                         10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3,
+                                         3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  for (int j = 0; j < 8; ++j) {
+    const __m512i sc = _mm512_shuffle_epi8(
+        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + q4kx16::kScales + 16 * j))), spread);
+    const __m512i s_lo = _mm512_and_si512(sc, seven), s_hi = _mm512_srli_epi16(_mm512_andnot_si512(seven, sc), 3);
+    for (int s = 0; s < 4; ++s) {
+      const __m512i raw = _mm512_loadu_si512(blk + q4kx16::kQuants + 256 * j + 64 * s);
+      const __m512i lo = _mm512_and_si512(raw, m4), hi = _mm512_and_si512(_mm512_srli_epi16(raw, 4), m4);
+      _mm512_store_si512(dst + 8 * j + s, times(lo, s_lo));
+      _mm512_store_si512(dst + 8 * j + 4 + s, times(hi, s_lo));
+      _mm512_store_si512(dst + 64 + 8 * j + s, times(lo, s_hi));
+      _mm512_store_si512(dst + 64 + 8 * j + 4 + s, times(hi, s_hi));
+    }
+  }
+}
+
+// Block dots of the scaled copies at wk: Σ over the block's columns into CL (lo) and CH (hi).
+#define QS_Q4K_BLOCK_DOTS(CL, CH, ak, wk)        \
+  do {                                           \
+    _tile_zero(CL);                              \
+    _tile_zero(CH);                              \
+    for (int h = 0; h < 4; ++h) {                \
+      _tile_loadd(0, (ak) + 64 * h, a_stride);   \
+      _tile_loadd(2, (wk) + 16 * h, 64);         \
+      _tile_loadd(3, (wk) + 64 + 16 * h, 64);    \
+      _tile_dpbssd(CL, 0, 2);                    \
+      _tile_dpbssd(CH, 0, 3);                    \
+    }                                            \
   } while (0)
 
 // One token tile (the Q8_K rows of 16 tokens at a, a_stride apart; the first m real) against one
-// group; R as in tile_pass.
+// group; R as in tile_pass. Two blocks' tile work runs as one batch, then their epilogues.
 template <int R>
 QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
                           size_t out_stride, bool first) {
-  alignas(64) int32_t c[8][kTok * kTok];
+  alignas(64) int32_t c[4][kTok * kTok];
   __m512 acc[R];
 #pragma GCC unroll 16
   for (int t = 0; t < R; ++t) acc[t] = _mm512_setzero_ps();
-  for (int64_t k = 0; k < nb; ++k) {
-    const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
-    Line* wk = wq + 64 * k;
+  const uint8_t* qs = a + offsetof(block_q8_K, qs);
+  for (int64_t k = 0; k < nb;) {
+    const int64_t batch = std::min<int64_t>(2, nb - k);
     if (first) {
-      unpack_q4k_block(blk, wk);
+      for (int64_t b = 0; b < batch; ++b) unpack_q4k_block(grp + kQ4Kx16BlockBytes * (k + b), wq + kQ4KLines * (k + b));
       memory_barrier();
     }
-    const uint8_t* ak = a + k * sizeof(block_q8_K) + offsetof(block_q8_K, qs);
-    for (int h = 0; h < 8; h += 4) {
-      QS_SUB_DOTS(0, 2, 4, ak + 32 * h, wk + 8 * h);
-      QS_SUB_DOTS(1, 3, 5, ak + 32 * (h + 1), wk + 8 * (h + 1));
-      QS_SUB_DOTS(0, 2, 6, ak + 32 * (h + 2), wk + 8 * (h + 2));
-      QS_SUB_DOTS(1, 3, 7, ak + 32 * (h + 3), wk + 8 * (h + 3));
-      _tile_stored(4, c[h], 64);
-      _tile_stored(5, c[h + 1], 64);
-      _tile_stored(6, c[h + 2], 64);
-      _tile_stored(7, c[h + 3], 64);
+    QS_Q4K_BLOCK_DOTS(4, 5, qs + k * sizeof(block_q8_K), wq + kQ4KLines * k);
+    _tile_stored(4, c[0], 64);
+    _tile_stored(5, c[1], 64);
+    if (batch == 2) {
+      QS_Q4K_BLOCK_DOTS(6, 7, qs + (k + 1) * sizeof(block_q8_K), wq + kQ4KLines * (k + 1));
+      _tile_stored(6, c[2], 64);
+      _tile_stored(7, c[3], 64);
     }
-    __m512i sc[8], mins[4];
-    for (int j = 0; j < 8; ++j) sc[j] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + q4kx16::kScales + 16 * j)));
-    for (int p = 0; p < 4; ++p)
-      mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kMins + 32 * p)));
-    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kD)));
-    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kDmin)));
+    for (int64_t b = 0; b < batch; ++b, ++k) {
+      const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+      const int32_t* c_lo = c[2 * b];
+      const int32_t* c_hi = c[2 * b + 1];
+      __m512i mins[4];
+      for (int p = 0; p < 4; ++p)
+        mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kMins + 32 * p)));
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kD)));
+      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kDmin)));
 #pragma GCC unroll 16
-    for (int t = 0; t < R; ++t) {
-      const auto* x = reinterpret_cast<const block_q8_K*>(a + t * a_stride) + k;
-      __m512i isum = _mm512_setzero_si512();
-      for (int j = 0; j < 8; ++j) isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(_mm512_load_si512(c[j] + kTok * t), sc[j]));
-      const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->bsums));
-      alignas(16) int32_t pairs[4];
-      _mm_store_si128(reinterpret_cast<__m128i*>(pairs), _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
-      __m512i imin = _mm512_setzero_si512();
-      for (int p = 0; p < 4; ++p) imin = _mm512_dpwssd_epi32(imin, mins[p], _mm512_set1_epi32(pairs[p]));
-      const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum)), mul_rn(dmin, _mm512_cvtepi32_ps(imin)));
-      acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(x->d), v));
+      for (int t = 0; t < R; ++t) {
+        const auto* x = reinterpret_cast<const block_q8_K*>(a + t * a_stride) + k;
+        const __m512i isum = _mm512_add_epi32(_mm512_load_si512(c_lo + kTok * t), _mm512_slli_epi32(_mm512_load_si512(c_hi + kTok * t), 3));
+        const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->bsums));
+        alignas(16) int32_t pairs[4];
+        _mm_store_si128(reinterpret_cast<__m128i*>(pairs), _mm_hadd_epi16(_mm256_castsi256_si128(bs), _mm256_extracti128_si256(bs, 1)));
+        __m512i imin = _mm512_setzero_si512();
+        for (int p = 0; p < 4; ++p) imin = _mm512_dpwssd_epi32(imin, mins[p], _mm512_set1_epi32(pairs[p]));
+        const __m512 v = _mm512_sub_ps(mul_rn(d, _mm512_cvtepi32_ps(isum)), mul_rn(dmin, _mm512_cvtepi32_ps(imin)));
+        acc[t] = _mm512_add_ps(acc[t], mul_rn(_mm512_set1_ps(x->d), v));
+      }
     }
   }
 #pragma GCC unroll 16
@@ -343,7 +382,7 @@ QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const u
   const int64_t tiles = full + padded;
   const uint8_t* rest_act = act + full * kTok * act_stride;
   Scratch& s = tl_scratch;
-  Line* wq = grow(s.wq, static_cast<size_t>(64 * nb));
+  Line* wq = grow(s.wq, static_cast<size_t>(kQ4KLines * nb));
   const uint8_t* tail = nullptr;
   if (padded) {  // 16 rows of Q8_K activations (rows past `rest` are computed and dropped)
     auto* t = reinterpret_cast<uint8_t*>(grow(s.tail, (kTok * act_stride + 63) / 64));
@@ -351,7 +390,7 @@ QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const u
     tail = t;
   }
   memory_barrier();
-  _tile_loadconfig(&kConfig);
+  _tile_loadconfig(&kQ4KConfig);
   for (int64_t g0 = 0; g0 < nr; g0 += kTok) {
     const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
     for (int64_t tile = 0; tile < tiles; ++tile) {
