@@ -413,14 +413,19 @@ QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, co
 }
 
 // A Q4_K block's 8 sub-block scales and mins, each times its super-block factor (d, dmin) and `w`.
-inline void q4k_factors(const block_q4_K& b, float w, float* sc, float* mn) {
-  const float d = w * h2f(b.d), dmin = w * h2f(b.dmin);
-  for (int j = 0; j < 8; ++j) {
-    uint8_t s, m;
-    get_scale_min_k4(j, b.scales, s, m);
-    sc[j] = d * static_cast<float>(s);
-    mn[j] = dmin * static_cast<float>(m);
-  }
+// The 6-bit fields are unpacked four at a time in 32-bit words (what get_scale_min_k4 does one by
+// one) and scaled 8 lanes at a time: the same products, a quarter of the scalar work, which was
+// about half of the float-activation kernels below.
+QS_TARGET inline void q4k_factors(const block_q4_K& b, float w, float* sc, float* mn) {
+  constexpr uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
+  uint32_t u[3];
+  std::memcpy(u, b.scales, 12);
+  const uint32_t s03 = u[0] & k6, m03 = u[1] & k6;
+  const uint32_t s47 = (u[2] & k4) | ((u[0] >> 6) & k2) << 4, m47 = (u[2] >> 4 & k4) | ((u[1] >> 6) & k2) << 4;
+  const __m256 s = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(s47), static_cast<int>(s03))));
+  const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(m47), static_cast<int>(m03))));
+  _mm256_storeu_ps(sc, _mm256_mul_ps(_mm256_set1_ps(w * h2f(b.d)), s));
+  _mm256_storeu_ps(mn, _mm256_mul_ps(_mm256_set1_ps(w * h2f(b.dmin)), m));
 }
 
 // 64 of a block's 4-bit values (32 bytes of qs: sub-block 2g in the low nibbles, 2g+1 in the high)
