@@ -18,6 +18,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "engine/sampler.h"
 #include "kernels/bandwidth.h"
 #include "kernels/cpu_features.h"
 #include "kernels/thread_pool.h"
@@ -93,7 +94,7 @@ double run_tg(const Model& m, int n, int depth, std::mt19937& rng) {
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < n; ++i) {
     m.forward(*seq, &t, 1, logits.data(), false);
-    t = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+    t = argmax(logits.data(), static_cast<int>(logits.size()));
   }
   return n / seconds_since(t0);
 }

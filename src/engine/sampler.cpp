@@ -5,11 +5,11 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "kernels/argmax.h"
+
 namespace qs {
 
-int32_t argmax(const float* logits, int n) {
-  return static_cast<int32_t>(std::max_element(logits, logits + n) - logits);
-}
+int32_t argmax(const float* logits, int n) { return static_cast<int32_t>(argmax_f32(logits, n)); }
 
 Sampler::Sampler(SamplingParams p) : p_(p), rng_(p.seed) {
   if (!(p_.temperature >= 0.f) || !std::isfinite(p_.temperature)) throw std::invalid_argument("temperature must be >= 0");

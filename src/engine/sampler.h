@@ -32,6 +32,7 @@ class Sampler {
   std::mt19937_64 rng_;
 };
 
+// Greedy pick: the first largest logit, NaN skipped (kernels/argmax.h).
 int32_t argmax(const float* logits, int n);
 
 }  // namespace qs
