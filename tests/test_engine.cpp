@@ -129,6 +129,28 @@ TEST(Rope, YarnThetaMatchesDeepSeekConstants) {
   EXPECT_NEAR(th[31], 3.33380e-6, 1e-11);
 }
 
+// Rotating several heads at once (cos/sin evaluated once) gives each head exactly what rotating it
+// alone gives, in both pairings, and leaves the values past n_rot and between heads alone.
+TEST(Rope, ManyHeadsEqualOneByOne) {
+  for (RopeStyle style : {RopeStyle::Adjacent, RopeStyle::NeoX}) {
+    ModelConfig c;
+    c.n_rot = 64;
+    c.rope_style = style;
+    c.rope_base = 10000.f;
+    const Rope rope(c);
+    const int heads = 5;
+    const size_t stride = 80;  // 64 rotated values, then 16 that are not
+    std::vector<float> many(heads * stride), one(many.size());
+    for (size_t i = 0; i < many.size(); ++i) many[i] = one[i] = std::sin(0.37f * static_cast<float>(i)) + 0.1f;
+    rope.apply(many.data(), 1234, heads, stride);
+    for (int h = 0; h < heads; ++h) rope.apply(&one[h * stride], 1234);
+    EXPECT_EQ(many, one);
+    for (int h = 0; h < heads; ++h)
+      for (size_t i = 64; i < stride; ++i) EXPECT_EQ(many[h * stride + i], std::sin(0.37f * static_cast<float>(h * stride + i)) + 0.1f);
+    EXPECT_NE(many[1], std::sin(0.37f) + 0.1f);  // it did rotate
+  }
+}
+
 TEST(Config, SoftmaxScaleIncludesMscaleSquared) {
   ModelConfig c;
   c.arch = Arch::DeepSeek2;

@@ -36,8 +36,8 @@ void gqa_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
       const int t = sp.start + i, pos = sp.pos0 + i;
       tok_cache[t] = sp.cache;
       tok_pos[t] = pos;
-      for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dk], pos);
-      for (int h = 0; h < Hkv; ++h) rope.apply(&K[(static_cast<size_t>(t) * Hkv + h) * dk], pos);
+      rope.apply(&Q[static_cast<size_t>(t) * H * dk], pos, H, static_cast<size_t>(dk));
+      rope.apply(&K[static_cast<size_t>(t) * Hkv * dk], pos, Hkv, static_cast<size_t>(dk));
       sp.cache->store_k(il, pos, &K[static_cast<size_t>(t) * Hkv * dk]);
       sp.cache->store_v(il, pos, &V[static_cast<size_t>(t) * Hkv * dv]);
     }

@@ -215,7 +215,7 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   for (const SeqSpan& sp : spans) {
     for (int i = 0; i < sp.count; ++i) {
       const int t = sp.start + i, pos = sp.pos0 + i;
-      for (int h = 0; h < H; ++h) rope.apply(&Q[(static_cast<size_t>(t) * H + h) * dqk + dn], pos);
+      rope.apply(&Q[static_cast<size_t>(t) * H * dqk + dn], pos, H, static_cast<size_t>(dqk));
       float* row = &kva[static_cast<size_t>(t) * (dc + dr)];
       rms_norm(row, w.kv_a_norm.data(), row, dc, c.rms_eps);
       rope.apply(row + dc, pos);

@@ -39,17 +39,29 @@ Rope::Rope(const ModelConfig& c, const std::vector<float>& freq_factors) : n_rot
   }
 }
 
-void Rope::apply(float* x, int pos) const {
+void Rope::apply(float* x, int pos, int n_heads, size_t stride) const {
   const int half = n_rot_ / 2;
-  for (int i = 0; i < half; ++i) {
-    const double angle = pos * theta_[i];
-    const float cs = static_cast<float>(std::cos(angle));
-    const float sn = static_cast<float>(std::sin(angle));
-    float* a = style_ == RopeStyle::Adjacent ? &x[2 * i] : &x[i];
-    float* b = style_ == RopeStyle::Adjacent ? &x[2 * i + 1] : &x[i + half];
-    const float x0 = *a, x1 = *b;
-    *a = x0 * cs - x1 * sn;
-    *b = x0 * sn + x1 * cs;
+  // Pair counts are small (64 rotary dims in DeepSeek, 128 in Llama): on the stack.
+  constexpr int kMaxHalf = 256;
+  float cs[kMaxHalf], sn[kMaxHalf];
+  for (int i0 = 0; i0 < half; i0 += kMaxHalf) {
+    const int m = std::min(kMaxHalf, half - i0);
+    for (int i = 0; i < m; ++i) {
+      const double angle = pos * theta_[i0 + i];
+      cs[i] = static_cast<float>(std::cos(angle));
+      sn[i] = static_cast<float>(std::sin(angle));
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* xh = x + h * stride;
+      for (int i = 0; i < m; ++i) {
+        const int p = i0 + i;
+        float* a = style_ == RopeStyle::Adjacent ? &xh[2 * p] : &xh[p];
+        float* b = style_ == RopeStyle::Adjacent ? &xh[2 * p + 1] : &xh[p + half];
+        const float x0 = *a, x1 = *b;
+        *a = x0 * cs[i] - x1 * sn[i];
+        *b = x0 * sn[i] + x1 * cs[i];
+      }
+    }
   }
 }
 

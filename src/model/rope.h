@@ -1,6 +1,7 @@
 // Rotary position embedding: per-pair frequencies (plain, linear, YaRN, or divided by the
 // rope_freqs factors that llama-3 style GGUFs carry) and their application in either pairing.
 #pragma once
+#include <cstddef>
 #include <vector>
 
 #include "model/config.h"
@@ -14,7 +15,10 @@ class Rope {
   int dims() const { return n_rot_; }
   const std::vector<double>& theta() const { return theta_; }
   // Rotates the first n_rot values of x (one head) for absolute position pos.
-  void apply(float* x, int pos) const;
+  void apply(float* x, int pos) const { apply(x, pos, 1, 0); }
+  // The same for n_heads heads `stride` floats apart: the angles' cos/sin (double precision, the
+  // costly part) are evaluated once for all of them.
+  void apply(float* x, int pos, int n_heads, size_t stride) const;
 
  private:
   int n_rot_;
