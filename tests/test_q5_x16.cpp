@@ -110,6 +110,27 @@ TEST(Q5x16, KernelsMatchQ8x16OnTheConvertedGroups) {
     }
 }
 
+// The AMX kernel (batches of 12+ tokens: full tiles, a padded tail, or a few leftover tokens on
+// VNNI) unpacks the 5-bit values straight into signed tiles: bit-identical to the AVX-512 kernel
+// (and so to Q8x16 on the converted groups); out rows are written only where they belong.
+TEST(Q5x16, AmxEqualsAvx512) {
+  const GemmFn amx = q5x16_gemm_amx();
+  if (!amx) GTEST_SKIP() << "AMX-INT8 not usable here";
+  std::mt19937 rng(23);
+  for (int64_t cols : {int64_t{32}, int64_t{1408}}) {
+    const Q5Matrix m = make_matrix(48, cols, static_cast<uint32_t>(5 + cols));
+    const size_t out_stride = 48 + 3;
+    for (int64_t n_tok : {int64_t{1}, int64_t{11}, int64_t{12}, int64_t{16}, int64_t{21}, int64_t{37}, int64_t{70}}) {
+      const Acts a = make_acts(n_tok, cols, rng);
+      std::vector<float> got(n_tok * out_stride, -1.f), want(got.size(), -1.f);
+      amx(m.packed.data(), m.packed_view.row_stride, 48, a.q.data(), a.ab, n_tok, cols, got.data(), out_stride);
+      q5x16_gemm_avx512()(m.packed.data(), m.packed_view.row_stride, 48, a.q.data(), a.ab, n_tok, cols, want.data(), out_stride);
+      ASSERT_EQ(got, want) << "cols " << cols << " tokens " << n_tok;
+      for (int64_t t = 0; t < n_tok; ++t) ASSERT_EQ(got[t * out_stride + 48], -1.f);
+    }
+  }
+}
+
 // One token (decode) reads two groups side by side: the same bits as one group per call, over an
 // odd number of groups (pairs and a single one).
 TEST(Q5x16, OneTokenPairsEqualSingleGroups) {

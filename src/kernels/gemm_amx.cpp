@@ -1,4 +1,4 @@
-// AMX-INT8 version of the batched Q8x16 product (gemm_q8x16 in qdot_avx512.cpp), for prefill.
+// AMX-INT8 versions of the batched grouped products (Q8x16, Q5x16, Q4Kx16), for prefill.
 //
 // A Q8x16 weight block (8 steps x 16 rows x 4 quants, 512 bytes) is exactly an AMX B tile (K/4 = 8
 // rows of 16 dwords), and the same block's 32 activations of 16 tokens are an A tile (16 rows x 32
@@ -10,6 +10,7 @@
 // copy (one XOR per byte, shared by every token of the batch), so TDPBSSD gives the exact Σ q·x that
 // the VNNI kernel gets as Σ (q+128)·x − 128·Σx, and the epilogue needs no correction. With the
 // VNNI kernel's float operations in its block order, the results are bit-identical to it.
+// Q5x16 shares all of it: its first pass unpacks the 5-bit values straight to signed q − 16.
 //
 // Per-function target attributes: nothing here runs unless amx_usable() said so.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside the intrinsics headers
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "kernels/q4k_x16.h"
+#include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "tensor/quant_blocks.h"
 
@@ -104,8 +106,8 @@ void copy_tail(const uint8_t* act, size_t act_stride, int64_t m, int64_t n, uint
   for (int64_t t = 0; t < m; ++t) std::memcpy(dst + t * n, act + t * act_stride, static_cast<size_t>(n));
 }
 
-// Unsigned quants (q + 128) of `blocks` blocks as signed q.
-QS_AMX inline void to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
+// Q8x16's unsigned quants (q + 128) of `blocks` blocks as signed q.
+QS_AMX void q8x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t i = 0; i < 8 * blocks; ++i)
     _mm512_store_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(quants + 64 * i), bias));
@@ -120,10 +122,15 @@ QS_AMX inline void epilogue(const int32_t* c, const uint16_t* w_scales, const fl
     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + kTok * t)), _mm512_mul_ps(sw, _mm512_set1_ps(d[t])), acc[t]);
 }
 
+// Writes `blocks` blocks of a group's stored quants as signed Q8x16 steps (512 bytes per block).
+using ToSignedFn = void (*)(const uint8_t* quants, int64_t blocks, Line* dst);
+
 // One 16-row group as the tile passes read it.
 struct Group {
   const uint16_t* scales;  // 16 per block
-  const uint8_t* quants;   // as stored (unsigned)
+  const uint8_t* quants;   // as stored
+  size_t block_bytes;      // stored quant bytes per block (Q8x16 512, Q5x16 320)
+  ToSignedFn to_signed;
   Line* wq;                // signed copy: filled by the group's first pass, read by the others
   int64_t nb;
 };
@@ -163,7 +170,7 @@ QS_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
   for (int64_t k = 0; k < g.nb;) {
     const int64_t batch = std::min<int64_t>(4, g.nb - k);
     if (first) {
-      to_signed(g.quants + 512 * k, batch, g.wq + 8 * k);
+      g.to_signed(g.quants + g.block_bytes * k, batch, g.wq + 8 * k);
       memory_barrier();
     }
     if (batch == 4) {
@@ -199,9 +206,10 @@ QS_AMX void tile_pass_any(const Group& g, const TokenTile& tt, bool first) {
   }
 }
 
-QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
-                           int64_t n_tok, int64_t n, float* out, size_t out_stride) {
-  const GemmFn vnni = q8x16_gemm_avx512();
+// The tile product for groups of fp16 scales then `block_bytes` of quants per 32-column block
+// (Q8x16, Q5x16), turned into signed steps by to_signed; vnni is the layout's AVX-512 kernel.
+QS_AMX void gemm_grouped_amx(GemmFn vnni, size_t block_bytes, ToSignedFn to_signed, const uint8_t* w, size_t stride, int64_t nr,
+                             const uint8_t* act, size_t act_stride, int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   if (n_tok < kMinTokens) return vnni(w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
   const int64_t nb = n / 32, full = n_tok / kTok, rest = n_tok % kTok;
   // Leftover tokens: a padded tile when there are enough of them, else the VNNI kernel.
@@ -222,7 +230,7 @@ QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const ui
   _tile_loadconfig(&kConfig);  // per call: the config is per thread, and released below
   for (int64_t g0 = 0; g0 < nr; g0 += kTok) {
     const uint8_t* grp = w + static_cast<size_t>(g0) * stride;
-    const Group g{reinterpret_cast<const uint16_t*>(grp), grp + 32 * nb, wq, nb};
+    const Group g{reinterpret_cast<const uint16_t*>(grp), grp + 32 * nb, block_bytes, to_signed, wq, nb};
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const bool is_tail = tile == full;
       const TokenTile tt{is_tail ? tail : act + tile * kTok * act_stride,
@@ -237,6 +245,22 @@ QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const ui
     if (!padded && rest > 0) vnni(grp, stride, kTok, rest_act, act_stride, rest, n, out + full * kTok * out_stride + g0, out_stride);
   }
   _tile_release();  // tiles back to their init state: the OS need not save them, the core may idle deeper
+}
+
+QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                           int64_t n_tok, int64_t n, float* out, size_t out_stride) {
+  gemm_grouped_amx(q8x16_gemm_avx512(), 512, q8x16_to_signed, w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
+}
+
+// Q5x16 (q5_x16.h): its 5-bit values unpacked to signed steps q − 16 in the group's first pass,
+// instead of a converted Q8x16 copy of the group that the first pass then turned signed.
+void q5x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
+  q5x16_blocks_to_signed(quants, blocks, reinterpret_cast<uint8_t*>(dst));
+}
+
+QS_AMX void gemm_q5x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+                           int64_t n_tok, int64_t n, float* out, size_t out_stride) {
+  gemm_grouped_amx(q5x16_gemm_avx512(), 320, q5x16_to_signed, w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
 }
 
 // ---- Q4Kx16 (q4k_x16.h) against Q8_K activations ----
@@ -408,5 +432,7 @@ QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const u
 GemmFn q8x16_gemm_amx() { return amx_usable() ? gemm_q8x16_amx : nullptr; }
 
 GemmFn q4kx16_gemm_amx() { return amx_usable() ? gemm_q4kx16_amx : nullptr; }
+
+GemmFn q5x16_gemm_amx() { return amx_usable() ? gemm_q5x16_amx : nullptr; }
 
 }  // namespace qs

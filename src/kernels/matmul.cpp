@@ -141,12 +141,14 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
 // dequantize + requantize per group, shared by every token of the batch), then the same kernel.
 // Requantizing a 4- or 5-bit weight to 8 bits adds ~1/30 of its own rounding error. Q4Kx16 has
 // its own exact grouped kernels (AMX for batches) and is never converted.
-// Q5x16's conversion is exact and cheap (no rounding, just unpacking): batches from the size where
-// the AMX kernel takes over from VNNI get it; smaller ones run Q5x16's own kernel.
+// Q5x16's conversion is exact and cheap (no rounding, just unpacking): without AMX, large batches
+// get it (the Q8x16 kernel then reads each weight once for 4 tokens, unpacked once per group);
+// with AMX, Q5x16's own kernel unpacks straight into its tiles.
 constexpr int64_t kQ5x16ConvertMinTokens = 12;
 
 bool convertible_to_q8x16(const MatView& W, int64_t n) {
-  if (W.layout == RowLayout::Q5x16) return n >= kQ5x16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512;
+  if (W.layout == RowLayout::Q5x16)
+    return n >= kQ5x16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512 && !q5x16_gemm_amx();
   return n >= 8 && W.layout == RowLayout::File && W.rows % 16 == 0 && W.cols % 32 == 0 &&
          W.type != GgmlType::F32 && W.type != GgmlType::F16 && W.type != GgmlType::BF16 &&
          active_simd_level() >= SimdLevel::Avx512;

@@ -99,6 +99,15 @@ QS_TARGET void group_to_q8x16_avx512(const uint8_t* grp, int64_t nb, uint8_t* ou
   }
 }
 
+QS_TARGET void blocks_to_signed_avx512(const uint8_t* quants, int64_t blocks, uint8_t* dst) {
+  const __m512i minus16 = _mm512_set1_epi8(-16);
+  for (int64_t k = 0; k < blocks; ++k) {
+    __m512i w[8];
+    q5_steps(quants + kQuantBytes * k, w);
+    for (int s = 0; s < 8; ++s) _mm512_storeu_si512(dst + 512 * k + 64 * s, _mm512_add_epi8(w[s], minus16));
+  }
+}
+
 void group_to_q8x16_scalar(const uint8_t* grp, int64_t nb, uint8_t* out) {
   std::memcpy(out, grp, static_cast<size_t>(32 * nb));
   const uint8_t* quants = grp + 32 * nb;
@@ -110,6 +119,8 @@ void group_to_q8x16_scalar(const uint8_t* grp, int64_t nb, uint8_t* out) {
 }
 
 }  // namespace
+
+void q5x16_blocks_to_signed(const uint8_t* quants, int64_t blocks, uint8_t* dst) { blocks_to_signed_avx512(quants, blocks, dst); }
 
 void q5x16_group_to_q8x16(const uint8_t* grp, int64_t cols, uint8_t* out) {
   if (active_simd_level() >= SimdLevel::Avx512) return group_to_q8x16_avx512(grp, cols / 32, out);
@@ -130,8 +141,13 @@ struct Q5x16Layout {
 
 // At Avx512 bit-identical to the Q8x16 VNNI kernel on the converted group (exact integer sums,
 // the same float steps); up to 4 tokens share each block's unpacking.
+GemmFn q5x16_gemm_avx512() { return grouped_q8::gemm_avx512<Q5x16Layout>; }
+
 GemmFn q5x16_gemm_kernel(SimdLevel level) {
-  if (level >= SimdLevel::Avx512) return grouped_q8::gemm_avx512<Q5x16Layout>;
+  if (level >= SimdLevel::Avx512) {
+    if (GemmFn amx = q5x16_gemm_amx()) return amx;
+    return grouped_q8::gemm_avx512<Q5x16Layout>;
+  }
   return grouped_q8::gemm_scalar<Q5x16Layout>;
 }
 

@@ -24,10 +24,16 @@ void q5x16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out);
 // the Q8x16 kernels (AMX for batches) give exactly what they gave on the widened copy.
 void q5x16_group_to_q8x16(const uint8_t* grp, int64_t cols, uint8_t* out);
 
+// `blocks` blocks of a group's quants (past its scales) as signed Q8x16 steps, q − 16, 512 bytes
+// per block: the AMX kernel's B tiles. Needs AVX-512 (only the AMX path calls it).
+void q5x16_blocks_to_signed(const uint8_t* quants, int64_t blocks, uint8_t* dst);
+
 // The grouped kernel (GemmFn's contract: nr a multiple of 16, stride the view's row_stride) against
 // Q8_32Split activations. At Avx512 it is bit-identical to the Q8x16 VNNI kernel on the converted
-// group; scalar reference below.
+// group (AMX for batches where usable: gemm_amx.cpp, bit-identical too); scalar reference below.
 GemmFn q5x16_gemm_kernel(SimdLevel level);
 inline GemmFn q5x16_gemm_kernel() { return q5x16_gemm_kernel(active_simd_level()); }
+GemmFn q5x16_gemm_avx512();
+GemmFn q5x16_gemm_amx();  // nullptr unless amx_usable(); small batches go to the AVX-512 kernel
 
 }  // namespace qs
