@@ -122,6 +122,29 @@ QS_AMX inline void epilogue(const int32_t* c, const uint16_t* w_scales, const fl
     acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_load_si512(c + kTok * t)), _mm512_mul_ps(sw, _mm512_set1_ps(d[t])), acc[t]);
 }
 
+// A slice of the next group for one token tile's pass to bring into L2 while it computes: a
+// group's first pass otherwise waits on DRAM for every line (the hardware prefetcher runs only a
+// few lines ahead of the reads, and between groups the tiles read nothing new). The slice's lines
+// are spread over the pass's blocks: issued in one burst they stalled the pass on full fill buffers.
+struct NextSlice {
+  const uint8_t* p = nullptr;
+  size_t lines = 0;
+};
+
+QS_AMX inline NextSlice next_slice(const uint8_t* next, size_t bytes, int64_t tile, int64_t tiles) {
+  if (!next) return {};
+  const size_t per = (bytes / static_cast<size_t>(tiles) + 64) & ~size_t{63};
+  const size_t begin = std::min(bytes, per * static_cast<size_t>(tile)), end = std::min(bytes, per * static_cast<size_t>(tile + 1));
+  return {next + begin, (end - begin) / 64};
+}
+
+// The part of the slice that belongs to blocks [k, k + batch) of nb.
+QS_AMX inline void prefetch_share(const NextSlice& s, int64_t k, int64_t batch, int64_t nb) {
+  const size_t l0 = s.lines * static_cast<size_t>(k) / static_cast<size_t>(nb);
+  const size_t l1 = s.lines * static_cast<size_t>(k + batch) / static_cast<size_t>(nb);
+  for (size_t l = l0; l < l1; ++l) _mm_prefetch(reinterpret_cast<const char*>(s.p + 64 * l), _MM_HINT_T1);
+}
+
 // Writes `blocks` blocks of a group's stored quants as signed Q8x16 steps (512 bytes per block).
 using ToSignedFn = void (*)(const uint8_t* quants, int64_t blocks, Line* dst);
 
@@ -143,6 +166,7 @@ struct TokenTile {
   int64_t m;         // live tokens (rows past m are computed and dropped)
   float* out;
   size_t out_stride;
+  NextSlice next;    // of the next group, for this pass to prefetch
 };
 
 // Block k's integer dots into tile C (tiles as literal numbers).
@@ -169,6 +193,7 @@ QS_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
   for (int t = 0; t < R; ++t) acc[t] = _mm512_setzero_ps();
   for (int64_t k = 0; k < g.nb;) {
     const int64_t batch = std::min<int64_t>(4, g.nb - k);
+    prefetch_share(tt.next, k, batch, g.nb);
     if (first) {
       g.to_signed(g.quants + g.block_bytes * k, batch, g.wq + 8 * k);
       memory_barrier();
@@ -238,7 +263,8 @@ QS_AMX void gemm_grouped_amx(GemmFn vnni, size_t block_bytes, ToSignedFn to_sign
                          d + tile * nb * kTok,
                          is_tail ? rest : kTok,
                          out + tile * kTok * out_stride + g0,
-                         out_stride};
+                         out_stride,
+                         next_slice(g0 + kTok < nr ? grp + kTok * stride : nullptr, kTok * stride, tile, tiles)};
       tile_pass_any(g, tt, tile == 0);
     }
     // While the group is in cache.
@@ -339,7 +365,7 @@ QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
 // group; R as in tile_pass. Two blocks' tile work runs as one batch, then their epilogues.
 template <int R>
 QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
-                          size_t out_stride, bool first) {
+                          size_t out_stride, bool first, const NextSlice& next) {
   alignas(64) int32_t c[4][kTok * kTok];
   __m512 acc[R];
 #pragma GCC unroll 16
@@ -347,6 +373,7 @@ QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_
   const uint8_t* qs = a + offsetof(block_q8_K, qs);
   for (int64_t k = 0; k < nb;) {
     const int64_t batch = std::min<int64_t>(2, nb - k);
+    prefetch_share(next, k, batch, nb);
     if (first) {
       for (int64_t b = 0; b < batch; ++b) unpack_q4k_block(grp + kQ4Kx16BlockBytes * (k + b), wq + kQ4KLines * (k + b));
       memory_barrier();
@@ -388,12 +415,12 @@ QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_
 }
 
 QS_AMX void q4k_tile_pass_any(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
-                              size_t out_stride, bool first) {
+                              size_t out_stride, bool first, const NextSlice& next) {
   switch ((m + 3) / 4) {
-    case 1: return q4k_tile_pass<4>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
-    case 2: return q4k_tile_pass<8>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
-    case 3: return q4k_tile_pass<12>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
-    default: return q4k_tile_pass<16>(grp, nb, wq, a, a_stride, m, out, out_stride, first);
+    case 1: return q4k_tile_pass<4>(grp, nb, wq, a, a_stride, m, out, out_stride, first, next);
+    case 2: return q4k_tile_pass<8>(grp, nb, wq, a, a_stride, m, out, out_stride, first, next);
+    case 3: return q4k_tile_pass<12>(grp, nb, wq, a, a_stride, m, out, out_stride, first, next);
+    default: return q4k_tile_pass<16>(grp, nb, wq, a, a_stride, m, out, out_stride, first, next);
   }
 }
 
@@ -420,7 +447,8 @@ QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const u
     for (int64_t tile = 0; tile < tiles; ++tile) {
       const bool is_tail = tile == full;
       q4k_tile_pass_any(grp, nb, wq, is_tail ? tail : act + tile * kTok * act_stride, act_stride, is_tail ? rest : kTok,
-                        out + tile * kTok * out_stride + g0, out_stride, tile == 0);
+                        out + tile * kTok * out_stride + g0, out_stride, tile == 0,
+                        next_slice(g0 + kTok < nr ? grp + kTok * stride : nullptr, kTok * stride, tile, tiles));
     }
     if (!padded && rest > 0) vnni(grp, stride, kTok, rest_act, act_stride, rest, n, out + full * kTok * out_stride + g0, out_stride);
   }
