@@ -37,6 +37,23 @@ TEST(ThreadPool, BothSplitsCoverEveryIndexOnce) {
   }
 }
 
+// min_chunk: every claimed range holds at least that many indices (a whole job below it runs as one
+// range), and the cover stays exact.
+TEST(ThreadPool, DynamicChunksRespectTheMinimum) {
+  ThreadPool pool(2);
+  for (int64_t min_chunk : {int64_t{1}, int64_t{4}, int64_t{7}})
+    for (int64_t n : {int64_t{1}, int64_t{3}, int64_t{10}, int64_t{63}, int64_t{1000}}) {
+      std::atomic<int64_t> smallest{n}, covered{0};
+      pool.parallel_for_dynamic(n, [&](int64_t b, int64_t e, int) {
+        covered += e - b;
+        for (int64_t s = smallest.load(); e - b < s && !smallest.compare_exchange_weak(s, e - b);) {}
+      }, min_chunk);
+      EXPECT_EQ(covered.load(), n);
+      EXPECT_GE(smallest.load(), std::min(n, min_chunk)) << "n " << n << " min_chunk " << min_chunk;
+      expect_exact_cover(pool, n, [&](int64_t m, const ThreadPool::Fn& fn) { pool.parallel_for_dynamic(m, fn, min_chunk); });
+    }
+}
+
 // Many small jobs in a row: no chunk of one job leaks into the next (the shares are reset per job).
 TEST(ThreadPool, DynamicJobsBackToBack) {
   ThreadPool pool(3);

@@ -5,6 +5,7 @@
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/prefetch.h"
 #include "kernels/q4k_x16.h"
 #include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
@@ -106,7 +107,7 @@ void prepare_activations(std::vector<Plan>& plans, std::vector<std::unique_ptr<u
 
 void matmul_many(const std::vector<MatmulJob>& jobs) {
   std::vector<Plan> plans(jobs.size());
-  int64_t units = 0;
+  int64_t units = 0, pieces = 0, max_n = 0;
   for (size_t i = 0; i < jobs.size(); ++i) {
     Plan& p = plans[i];
     p.job = &jobs[i];
@@ -118,9 +119,15 @@ void matmul_many(const std::vector<MatmulJob>& jobs) {
     p.pieces = jobs[i].n > 0 ? (jobs[i].W.rows + kPieceRows - 1) / kPieceRows : 0;
     p.unit_per_piece = std::max<int64_t>(1, jobs[i].n * static_cast<int64_t>(jobs[i].W.row_stride) / 32);
     units += p.pieces * p.unit_per_piece;
+    pieces += p.pieces;
+    max_n = std::max(max_n, jobs[i].n);
   }
   std::vector<std::unique_ptr<uint8_t[]>> bufs;
   prepare_activations(plans, bufs);
+  // Chunks of at least a few average pieces, so the decode kernels still read groups side by side
+  // and the batch (AMX) kernels prefetch the next group over longer runs.
+  const int64_t min_pieces = max_n == 1 ? 2 * kDecodeStreams : 8;
+  const int64_t min_chunk = pieces > 0 ? min_pieces * (units / pieces) : 1;
   global_pool().parallel_for_dynamic(units, [&](int64_t b, int64_t e, int) {
     // A thread runs the pieces whose first unit falls in [b, e).
     size_t i = static_cast<size_t>(std::upper_bound(plans.begin(), plans.end(), b, [](int64_t v, const Plan& p) {
@@ -132,7 +139,7 @@ void matmul_many(const std::vector<MatmulJob>& jobs) {
       const int64_t hi = std::min(p.pieces, (e - p.first_unit + p.unit_per_piece - 1) / p.unit_per_piece);
       if (lo < hi) run_pieces(p, lo, hi);
     }
-  });
+  }, min_chunk);
 }
 
 }  // namespace qs

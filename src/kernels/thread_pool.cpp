@@ -96,9 +96,9 @@ void ThreadPool::parallel_for(int64_t n, const Fn& fn) {
   start(n, fn, 0);
 }
 
-void ThreadPool::parallel_for_dynamic(int64_t n, const Fn& fn) {
+void ThreadPool::parallel_for_dynamic(int64_t n, const Fn& fn, int64_t min_chunk) {
   if (n <= 0) return;
-  const int64_t chunks = std::min(n, kChunksPerThread * n_threads_);
+  const int64_t chunks = std::min(n / std::max<int64_t>(1, min_chunk), kChunksPerThread * n_threads_);
   if (n_threads_ == 1 || chunks <= 1) {
     fn(0, n, 0);
     return;
