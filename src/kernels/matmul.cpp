@@ -81,9 +81,6 @@ void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
 }
 
 // Grouped layouts (Q8x16, Q4Kx16, Q5x16): the layout's kernel over ranges of 16-row groups, every token at once.
-// Chunks of at least two decode calls' worth of groups (the one-token kernels read groups side by
-// side), and for batches longer runs: the AMX kernels prefetch the next group within a call.
-constexpr int64_t kMinBatchChunkGroups = 8;
 void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
   std::vector<uint8_t> buf;
   const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, n == 1 ? tl_act : buf));
@@ -92,7 +89,7 @@ void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFo
     gemm(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
   };
   if (n == 1 && W.rows * W.cols < 32768) return groups(0, W.rows / 16, 0);
-  global_pool().parallel_for_dynamic(W.rows / 16, groups, n == 1 ? 2 * kDecodeStreams : kMinBatchChunkGroups);
+  global_pool().parallel_for_dynamic(W.rows / 16, groups, min_claim_groups(n));
 }
 
 void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {

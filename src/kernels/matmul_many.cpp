@@ -124,10 +124,8 @@ void matmul_many(const std::vector<MatmulJob>& jobs) {
   }
   std::vector<std::unique_ptr<uint8_t[]>> bufs;
   prepare_activations(plans, bufs);
-  // Chunks of at least a few average pieces, so the decode kernels still read groups side by side
-  // and the batch (AMX) kernels prefetch the next group over longer runs.
-  const int64_t min_pieces = max_n == 1 ? 2 * kDecodeStreams : 8;
-  const int64_t min_chunk = pieces > 0 ? min_pieces * (units / pieces) : 1;
+  // Chunks of at least min_claim_groups average pieces (a piece is one group).
+  const int64_t min_chunk = pieces > 0 ? min_claim_groups(max_n) * (units / pieces) : 1;
   global_pool().parallel_for_dynamic(units, [&](int64_t b, int64_t e, int) {
     // A thread runs the pieces whose first unit falls in [b, e).
     size_t i = static_cast<size_t>(std::upper_bound(plans.begin(), plans.end(), b, [](int64_t v, const Plan& p) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 
 namespace qs {
@@ -24,6 +25,11 @@ inline size_t prefetch_distance() {
 // page being read). Q4_K bench model decode +2.5%; 3 or 4 streams measured 5% slower than one,
 // though a bare read loop gains up to 20% from 4.
 constexpr int kDecodeStreams = 2;
+
+// Fewest 16-row groups a thread claims at once in a grouped product of n_tok tokens: two decode
+// calls' worth for one token (the kernels read groups side by side), longer runs for batches (the
+// AMX kernels prefetch the next group within a call).
+constexpr int64_t min_claim_groups(int64_t n_tok) { return n_tok == 1 ? 2 * kDecodeStreams : 8; }
 
 // `lines` 64-byte lines from p into L1 (a hint: addresses past the data never fault).
 inline void prefetch_lines(const void* p, int lines) {

@@ -146,7 +146,7 @@ GemmFn q5x16_gemm_avx512() { return grouped_q8::gemm_avx512<Q5x16Layout>; }
 GemmFn q5x16_gemm_kernel(SimdLevel level) {
   if (level >= SimdLevel::Avx512) {
     if (GemmFn amx = q5x16_gemm_amx()) return amx;
-    return grouped_q8::gemm_avx512<Q5x16Layout>;
+    return q5x16_gemm_avx512();
   }
   return grouped_q8::gemm_scalar<Q5x16Layout>;
 }
