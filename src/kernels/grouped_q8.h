@@ -106,8 +106,12 @@ QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, size_t group_b
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
   const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k)
+  const int64_t head_lines = pfd ? static_cast<int64_t>(32 * nb + pfd) / 64 : 0;  // the scales come first
+  const int64_t per_block = (head_lines + nb - 1) / nb;
+  for (int64_t k = 0; k < nb; ++k) {
+    prefetch_next_groups(grp + G * group_bytes, group_bytes, G, k, per_block, head_lines);
     for (int g = 0; g < G; ++g) block_tokens<Layout, T>(grp + g * group_bytes, nb, k, xq, xd, xs, pfd, acc[g]);
+  }
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride + 16 * g, acc[g][t]);
 }

@@ -193,8 +193,12 @@ QS_TARGET inline void q4kx16_groups(const uint8_t* grp, size_t group_bytes, int6
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
   const size_t pfd = prefetch_distance();
-  for (int64_t k = 0; k < nb; ++k)
+  const int64_t head_lines = static_cast<int64_t>(pfd) / 64;  // the scales are inside each block
+  const int64_t per_block = (head_lines + nb - 1) / nb;
+  for (int64_t k = 0; k < nb; ++k) {
+    prefetch_next_groups(grp + G * group_bytes, group_bytes, G, k, per_block, head_lines);
     for (int g = 0; g < G; ++g) q4kx16_block<T>(grp + g * group_bytes + kQ4Kx16BlockBytes * k, a, k, pfd, acc[g]);
+  }
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride + 16 * g, acc[g][t]);
 }
