@@ -59,9 +59,10 @@ void experts_fused(const ModelConfig& c, const LayerWeights& w, const float* X, 
   // One uninitialized scratch block for every expert's buffers: the kernels overwrite them, and
   // zero-filling ~200 KB of just-evicted lines cost the main thread ~14 µs per MoE layer in decode.
   size_t total = 0;
-  for (const ExpertWork& x : work) {
+  for (ExpertWork& x : work) {
     const size_t m = x.toks->size(), f = static_cast<size_t>(x.gate.rows);
-    total += m * (2 * f + d) + (whole_batch(*x.toks, n) ? 0 : m * d);
+    if (whole_batch(*x.toks, n)) x.in = X;
+    total += m * (2 * f + d) + (x.in ? 0 : m * d);
   }
   std::unique_ptr<float[]> scratch(new float[total]);
   float* next = scratch.get();
@@ -69,9 +70,7 @@ void experts_fused(const ModelConfig& c, const LayerWeights& w, const float* X, 
   std::vector<MatmulJob> jobs;
   for (ExpertWork& x : work) {
     const int64_t m = static_cast<int64_t>(x.toks->size()), f = x.gate.rows;
-    if (whole_batch(*x.toks, n)) {
-      x.in = X;
-    } else {
+    if (!x.in) {  // gather this expert's tokens
       float* gathered = take(static_cast<size_t>(m) * d);
       for (int64_t i = 0; i < m; ++i) std::copy_n(X + static_cast<size_t>((*x.toks)[i].first) * d, d, gathered + i * d);
       x.in = gathered;
