@@ -6,7 +6,9 @@
 #include <random>
 #include <vector>
 
+#include "kernels/q4k_mla.h"
 #include "kernels/qdot.h"
+#include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 #include "tensor/quants.h"
 
@@ -71,9 +73,54 @@ TEST(Kernels, SimdEqualsScalar) {
   }
 }
 
+// Per weight of a Q4_K case: d·sc_j (its block's scale times its sub-block's) and q.
+struct Q4kParts {
+  std::vector<float> dsc;
+  std::vector<int> q;
+};
+
+Q4kParts q4k_parts(const RowsCase& s) {
+  Q4kParts p;
+  for (int64_t r = 0; r < s.rows; ++r)
+    for (int64_t c = 0; c < s.n; ++c) {
+      const auto& b = reinterpret_cast<const block_q4_K*>(s.w.data() + r * s.stride)[c / QK_K];
+      const int e = static_cast<int>(c % QK_K), j = e / 32;
+      uint8_t sc, m;
+      get_scale_min_k4(j, b.scales, sc, m);
+      p.dsc.push_back(fp16_to_f32(b.d) * sc);
+      const uint8_t byte = b.qs[32 * (e / 64) + e % 32];
+      p.q.push_back(j % 2 ? byte >> 4 : byte & 0xF);
+    }
+  return p;
+}
+
+// What rounding activations to 16 bits per 32-column sub-block (the AVX-512 Q4_K kernels, q4k_mla.h)
+// may add: at most half a step (0.51 with the float slack) of the sub-block's scale, amax / 32767, per
+// weight d·sc_j·q. For the row dot x is rounded (amax over its sub-block); for the weighted sum the
+// rows' wts·d·sc_j are (amax over the rows).
+double q4k_dot_rounding(const RowsCase& s, const Q4kParts& p, int64_t r) {
+  double e = 0;
+  for (int64_t c = 0; c < s.n; ++c) {
+    float amax = 0;
+    for (int64_t i = c / 32 * 32; i < c / 32 * 32 + 32; ++i) amax = std::max(amax, std::fabs(s.x[i]));
+    e += std::fabs(p.dsc[r * s.n + c]) * p.q[r * s.n + c] * 0.51 * amax / 32767;
+  }
+  return e;
+}
+
+double q4k_axpy_rounding(const RowsCase& s, const Q4kParts& p, const std::vector<float>& wts, int64_t c) {
+  double amax = 0, q = 0;
+  for (int64_t r = 0; r < s.rows; ++r) {
+    amax = std::max(amax, std::fabs(double{wts[r]} * p.dsc[r * s.n + c]));
+    q += p.q[r * s.n + c];
+  }
+  return q * 0.51 * amax / 32767;
+}
+
 // MLA's up-projections and the latent cache's weighted sum take float activations: for the float
 // types, Q8_0 and Q4_K, every level's row dot and weighted sum against double sums over the dequantized
-// weights (widths cover the 256-column strips and the 32-column tail).
+// weights (widths cover the 256-column strips and the 32-column tail). Q4_K at AVX-512 rounds them to
+// 16 bits and may differ by that rounding's bound besides.
 TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K})
     for (int64_t n : {1024, t == GgmlType::Q4_K ? 512 : 544}) {
@@ -98,13 +145,16 @@ TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
         std::vector<float> got(s.rows), sum(static_cast<size_t>(n), 1.f);
         dot(s.w.data(), s.stride, s.rows, s.x.data(), n, got.data());
         axpy(s.w.data(), s.stride, s.rows, wts.data(), n, sum.data());
+        const bool i16 = t == GgmlType::Q4_K && level == SimdLevel::Avx512;
+        const Q4kParts parts = i16 ? q4k_parts(s) : Q4kParts{};
         for (int64_t r = 0; r < s.rows; ++r) {
           double want = 0, mag = 0;
           for (int64_t i = 0; i < n; ++i) {
             want += double{s.wf[r * n + i]} * s.x[i];
             mag += std::fabs(double{s.wf[r * n + i]} * s.x[i]);
           }
-          EXPECT_NEAR(got[r], want, 1e-6 * mag + 1e-6) << traits(t).name << " dot at " << simd_level_name(level) << " n " << n;
+          const double rounding = i16 ? q4k_dot_rounding(s, parts, r) : 0.0;
+          EXPECT_NEAR(got[r], want, 1e-6 * mag + 1e-6 + rounding) << traits(t).name << " dot at " << simd_level_name(level) << " n " << n;
         }
         for (int64_t i = 0; i < n; ++i) {
           double want = 1, mag = 1;
@@ -112,13 +162,54 @@ TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
             want += double{wts[r]} * s.wf[r * n + i];
             mag += std::fabs(double{wts[r]} * s.wf[r * n + i]);
           }
-          ASSERT_NEAR(sum[i], want, 1e-6 * mag) << traits(t).name << " axpy at " << simd_level_name(level) << " n " << n << " col " << i;
+          const double rounding = i16 ? q4k_axpy_rounding(s, parts, wts, i) : 0.0;
+          ASSERT_NEAR(sum[i], want, 1e-6 * mag + rounding) << traits(t).name << " axpy at " << simd_level_name(level) << " n " << n << " col " << i;
         }
       }
     }
   // Types whose kernels want quantized activations have no float-activation row dot.
   EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q6_K, SimdLevel::Scalar), nullptr);
   EXPECT_EQ(row_dot_f32act_kernel(GgmlType::Q6_K, detected_simd_level()), nullptr);
+}
+
+// The AVX-512 Q4_K kernels with 16-bit activations against their scalar reference (the same 16-bit
+// values and integer sums; only the float steps' order differs), on odd and even row counts (rows
+// go in pairs) and one and two 256-column blocks.
+TEST(Kernels, Q4kInt16KernelsEqualTheirScalarReference) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "no AVX-512 VNNI";
+  for (int64_t rows : {7, 8, 33})
+    for (int64_t n : {256, 512}) {
+      std::mt19937 rng(static_cast<uint32_t>(90 + rows + n));
+      std::normal_distribution<float> nd(0.f, 1.f);
+      std::vector<uint8_t> w(row_bytes(GgmlType::Q4_K, n) * rows);
+      std::vector<float> row(n), wts(rows), x(n);
+      for (int64_t r = 0; r < rows; ++r) {
+        for (auto& v : row) v = nd(rng) * 0.05f;
+        quantize_row(GgmlType::Q4_K, row.data(), w.data() + r * row_bytes(GgmlType::Q4_K, n), n);
+        wts[r] = nd(rng);
+      }
+      for (auto& v : x) v = nd(rng);
+      x[3] = 9.f;
+      const size_t stride = row_bytes(GgmlType::Q4_K, n);
+      std::vector<float> dot_ref(rows), dot_got(rows), sum_ref(n, 0.5f), sum_got(n, 0.5f);
+      dot_q4_K_x16_scalar(w.data(), stride, rows, x.data(), n, dot_ref.data());
+      dot_q4_K_x16_avx512(w.data(), stride, rows, x.data(), n, dot_got.data());
+      axpy_q4_K_y16_scalar(w.data(), stride, rows, wts.data(), n, sum_ref.data());
+      axpy_q4_K_y16_avx512(w.data(), stride, rows, wts.data(), n, sum_got.data());
+      std::vector<float> wf(n);
+      std::vector<double> col_mag(n, 0.5);
+      for (int64_t r = 0; r < rows; ++r) {
+        dequantize_row(GgmlType::Q4_K, w.data() + r * stride, wf.data(), n);
+        double mag = 0;
+        for (int64_t c = 0; c < n; ++c) {
+          mag += std::fabs(double{wf[c]} * x[c]);
+          col_mag[c] += std::fabs(double{wf[c]} * wts[r]);
+        }
+        EXPECT_NEAR(dot_got[r], dot_ref[r], 1e-5 * mag + 1e-6) << "dot rows " << rows << " n " << n << " row " << r;
+      }
+      for (int64_t c = 0; c < n; ++c)
+        ASSERT_NEAR(sum_got[c], sum_ref[c], 1e-5 * col_mag[c]) << "axpy rows " << rows << " n " << n << " col " << c;
+    }
 }
 
 TEST(Kernels, QuantizedActivationsStayWithinRoundingBound) {

@@ -49,4 +49,26 @@ inline void prefetch_next_groups(const uint8_t* next, size_t group_bytes, int gr
     for (int g = 0; g < groups; ++g) __builtin_prefetch(next + g * group_bytes + 64 * l, 0, 3);
 }
 
+// The region this thread reads next, when a kernel cannot see it: MLA's per-head products read
+// 36–68 KB of rows per head and each head's first rows used to start on memory misses (the rows of
+// head h+1 are not next to those of head h). The caller names the next head's rows before running
+// head h; the kernels take a few lines of it per step (into L2), so it arrives while they compute.
+// Q4_K decode: the per-head phase 119 → 103 µs per layer (sum of both threads' W_UK products 108 → 82).
+struct PrefetchTrail {
+  const uint8_t* next = nullptr;
+  size_t left = 0;
+};
+inline thread_local PrefetchTrail t_prefetch_trail;
+
+inline void prefetch_later(const void* p, size_t bytes) { t_prefetch_trail = {static_cast<const uint8_t*>(p), bytes}; }
+
+inline void prefetch_later_step(PrefetchTrail& t, int lines) {
+  for (int l = 0; l < lines && t.left != 0; ++l) {
+    __builtin_prefetch(t.next, 0, 1);
+    const size_t step = std::min<size_t>(64, t.left);
+    t.next += step;
+    t.left -= step;
+  }
+}
+
 }  // namespace qs

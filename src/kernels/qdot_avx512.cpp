@@ -9,6 +9,7 @@
 
 #include "kernels/grouped_q8.h"
 #include "kernels/prefetch.h"
+#include "kernels/q4k_mla.h"
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
@@ -412,104 +413,11 @@ QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, co
   }
 }
 
-// A Q4_K block's 8 sub-block scales and mins, each times its super-block factor (d, dmin) and `w`.
-// The 6-bit fields are unpacked four at a time in 32-bit words (what get_scale_min_k4 does one by
-// one) and scaled 8 lanes at a time: the same products, a quarter of the scalar work, which was
-// about half of the float-activation kernels below.
-QS_TARGET inline void q4k_factors(const block_q4_K& b, float w, float* sc, float* mn) {
-  constexpr uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
-  uint32_t u[3];
-  std::memcpy(u, b.scales, 12);
-  const uint32_t s03 = u[0] & k6, m03 = u[1] & k6;
-  const uint32_t s47 = (u[2] & k4) | ((u[0] >> 6) & k2) << 4, m47 = (u[2] >> 4 & k4) | ((u[1] >> 6) & k2) << 4;
-  const __m256 s = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(s47), static_cast<int>(s03))));
-  const __m256 m = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_set_epi32(0, 0, static_cast<int>(m47), static_cast<int>(m03))));
-  _mm256_storeu_ps(sc, _mm256_mul_ps(_mm256_set1_ps(w * h2f(b.d)), s));
-  _mm256_storeu_ps(mn, _mm256_mul_ps(_mm256_set1_ps(w * h2f(b.dmin)), m));
-}
-
-// 64 of a block's 4-bit values (32 bytes of qs: sub-block 2g in the low nibbles, 2g+1 in the high)
-// as four float vectors.
-QS_TARGET inline void q4k_quarter(const uint8_t* qs, __m512 v[4]) {
-  const __m256i m4 = _mm256_set1_epi8(0x0F);
-  const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
-  const __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-  v[0] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(lo)));
-  v[1] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(lo, 1)));
-  v[2] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_castsi256_si128(hi)));
-  v[3] = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm256_extracti128_si256(hi, 1)));
-}
-
-// Q4_K rows against float activations (MLA's up-projections in Q4_K files, read in their own 4.5
-// bits rather than as a 16-bit copy): Σ_j d·sc_j·(q·x) − dmin·m_j·Σx over the sub-blocks j, with
-// the activation sums per sub-block taken once for all rows.
-QS_TARGET void dot_q4_K_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
-  const auto* x = static_cast<const float*>(act);
-  const int64_t nb = n / QK_K;
-  thread_local std::vector<float> xsum;
-  xsum.resize(static_cast<size_t>(n / 32));
-  for (int64_t j = 0; j < n / 32; ++j) xsum[j] = hsum(_mm512_add_ps(_mm512_loadu_ps(x + 32 * j), _mm512_loadu_ps(x + 32 * j + 16)));
-  const bool prefetch = prefetch_distance() != 0;
-  for (int64_t r = 0; r < nr; ++r) {
-    const auto* b = reinterpret_cast<const block_q4_K*>(w + r * stride);
-    if (prefetch) prefetch_lines(w + (r + 1) * stride, static_cast<int>(std::min<size_t>(8, (stride + 63) / 64)));
-    __m512 acc = _mm512_setzero_ps();
-    float mins = 0.f;
-    for (int64_t k = 0; k < nb; ++k) {
-      float sc[8], mn[8];
-      q4k_factors(b[k], 1.f, sc, mn);
-      const float* xk = x + QK_K * k;
-      for (int g = 0; g < 4; ++g) {
-        __m512 v[4];
-        q4k_quarter(b[k].qs + 32 * g, v);
-        const __m512 lo = _mm512_fmadd_ps(v[0], _mm512_loadu_ps(xk + 64 * g), _mm512_mul_ps(v[1], _mm512_loadu_ps(xk + 64 * g + 16)));
-        const __m512 hi = _mm512_fmadd_ps(v[2], _mm512_loadu_ps(xk + 64 * g + 32), _mm512_mul_ps(v[3], _mm512_loadu_ps(xk + 64 * g + 48)));
-        acc = _mm512_fmadd_ps(lo, _mm512_set1_ps(sc[2 * g]), acc);
-        acc = _mm512_fmadd_ps(hi, _mm512_set1_ps(sc[2 * g + 1]), acc);
-        mins += mn[2 * g] * xsum[8 * k + 2 * g] + mn[2 * g + 1] * xsum[8 * k + 2 * g + 1];
-      }
-    }
-    out[r] = hsum(acc) - mins;
-  }
-}
-
-// out[c] += Σ_r wts[r] · (d·sc_j·q − dmin·m_j) over Q4_K rows, one 256-column block (16 float
-// vectors) at a time; the mins' part is summed per sub-block over the rows and subtracted once.
-QS_TARGET void axpy_rows_q4_K(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
-  const bool prefetch = prefetch_distance() != 0;
-  for (int64_t k = 0; k < n / QK_K; ++k) {
-    float* o_k = out + QK_K * k;
-    __m512 o[16];
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) o[j] = _mm512_loadu_ps(o_k + 16 * j);
-    float min_sum[8] = {};
-    for (int64_t r = 0; r < nr; ++r) {
-      const auto& b = reinterpret_cast<const block_q4_K*>(rows + r * stride)[k];
-      if (prefetch) prefetch_lines(reinterpret_cast<const uint8_t*>(&b) + 4 * stride, 3);
-      float sc[8], mn[8];
-      q4k_factors(b, wts[r], sc, mn);
-      for (int j = 0; j < 8; ++j) min_sum[j] += mn[j];
-#pragma GCC unroll 4
-      for (int g = 0; g < 4; ++g) {
-        __m512 v[4];
-        q4k_quarter(b.qs + 32 * g, v);
-        const __m512 a_lo = _mm512_set1_ps(sc[2 * g]), a_hi = _mm512_set1_ps(sc[2 * g + 1]);
-        o[4 * g] = _mm512_fmadd_ps(a_lo, v[0], o[4 * g]);
-        o[4 * g + 1] = _mm512_fmadd_ps(a_lo, v[1], o[4 * g + 1]);
-        o[4 * g + 2] = _mm512_fmadd_ps(a_hi, v[2], o[4 * g + 2]);
-        o[4 * g + 3] = _mm512_fmadd_ps(a_hi, v[3], o[4 * g + 3]);
-      }
-    }
-#pragma GCC unroll 16
-    for (int j = 0; j < 16; ++j) _mm512_storeu_ps(o_k + 16 * j, _mm512_sub_ps(o[j], _mm512_set1_ps(min_sum[j / 2])));
-  }
-}
-
 }  // namespace
 
 RowDotFn row_dot_f32act_avx512(GgmlType w) {
   if (w == GgmlType::Q8_0) return dot_q8_0_f32;
-  if (w == GgmlType::Q4_K) return dot_q4_K_f32;
+  if (w == GgmlType::Q4_K) return dot_q4_K_x16_avx512;
   return act_format(w) == ActFormat::F32 ? row_dot_avx512(w) : nullptr;
 }
 
@@ -518,7 +426,7 @@ RowsAxpyFn rows_axpy_avx512(GgmlType t) {
     case GgmlType::F16: return axpy_rows_half<false>;
     case GgmlType::BF16: return axpy_rows_half<true>;
     case GgmlType::Q8_0: return axpy_rows_q8_0;
-    case GgmlType::Q4_K: return axpy_rows_q4_K;
+    case GgmlType::Q4_K: return axpy_q4_K_y16_avx512;
     default: return nullptr;
   }
 }

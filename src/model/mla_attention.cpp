@@ -14,6 +14,7 @@
 #include "kernels/matmul_many.h"
 #include "kernels/repack.h"
 #include "kernels/ops.h"
+#include "kernels/prefetch.h"
 #include "kernels/thread_pool.h"
 #include "model/attention.h"
 
@@ -26,6 +27,11 @@ void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const floa
   const MatView uk = w.uk(h, c);
   if (w.mla_layout == MlaLayout::KvB) matvec_t_st(uk, q_nope, q_lat);  // uk: [d_n, d_c]
   else matvec_st(uk, q_nope, q_lat);                                   // uk: [d_c, d_n] = W_UKᵀ
+}
+
+// The rows the next per-head product reads, for the kernels to prefetch while they run (prefetch.h).
+void prefetch_later_rows(const MatView& next) {
+  prefetch_later(next.data, next.empty() ? 0 : static_cast<size_t>(next.rows) * next.row_stride);
 }
 
 // Cached positions scored per pass in absorbed attention: a chunk (V3: 144 KB in F16) stays in L2
@@ -50,6 +56,7 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
       for (int i = 0; i < nh; ++i) {
         const float* qh = Q + (static_cast<size_t>(t) * H + h0 + i) * dqk;
         float* qa = &q[(static_cast<size_t>(t) * nh + i) * (dc + dr)];
+        prefetch_later_rows(i + 1 < nh ? w.uk(static_cast<int>(h0) + i + 1, c) : w.uv(static_cast<int>(h0), c));
         absorb_query(c, w, static_cast<int>(h0) + i, qh, qa);
         std::copy(qh + dn, qh + dqk, qa + dc);
       }
@@ -81,6 +88,7 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         float* o = &o_lat[k * dc];
         const float inv = 1.f / l[k];
         for (int d = 0; d < dc; ++d) o[d] *= inv;
+        prefetch_later_rows(i + 1 < nh ? w.uv(static_cast<int>(h0) + i + 1, c) : MatView{});
         matvec_st(w.uv(static_cast<int>(h0) + i, c), o, O + (static_cast<size_t>(t) * H + h0 + i) * dv);
       }
   });

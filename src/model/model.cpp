@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "kernels/matmul.h"
@@ -56,9 +57,19 @@ void Model::repack_weights(const LoadOptions& opt) {
     return act_format(t) == ActFormat::F32 || (row_dot_f32act_kernel(t) && active_simd_level() >= SimdLevel::Avx512);
   };
   std::vector<MatView*> to_float_act;
+  std::set<const MatView*> copy_only;  // kept in their file layout: the per-head kernels read rows as they are
   for (LayerWeights& L : weights_.layers)
-    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b})
-      if (!m->empty() && !keeps_file_type(m->type)) to_float_act.push_back(m);
+    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b}) {
+      if (m->empty()) continue;
+      if (!keeps_file_type(m->type)) {
+        to_float_act.push_back(m);
+      } else if (m->layout == RowLayout::File && m->type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2) {
+        // Copied to huge pages too: decode reads every head's rows per token (2% of a Q4_K token's bytes),
+        // and from 4 KiB file pages that phase ran at a quarter of the memory's speed.
+        views.push_back(m);
+        copy_only.insert(m);
+      }
+    }
   // One copy per distinct tensor (a fused gate+up tensor backs two views).
   std::map<const uint8_t*, size_t> offset;
   size_t total = 0;
@@ -66,7 +77,7 @@ void Model::repack_weights(const LoadOptions& opt) {
     if (offset.count(m->data)) continue;
     total = (total + 63) / 64 * 64;  // cache-line aligned: the grouped kernels' 64-byte loads stay whole
     offset[m->data] = total;
-    total += repacked_size(*m);
+    total += copy_only.count(m) ? static_cast<size_t>(m->rows) * m->row_stride : repacked_size(*m);
   }
   size_t float_act_total = 0;
   for (MatView* m : to_float_act) float_act_total += static_cast<size_t>(m->rows) * row_bytes(GgmlType::F16, m->cols);
@@ -84,7 +95,7 @@ void Model::repack_weights(const LoadOptions& opt) {
     auto it = done.find(m->data);
     if (it == done.end()) {
       uint8_t* dst = repacked_ + offset[m->data];
-      it = done.emplace(m->data, repack_worthwhile(*m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
+      it = done.emplace(m->data, repack_worthwhile(*m) && !copy_only.count(m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
       // The file's copy is no longer read: drop its pages from our resident set (whole pages only).
       const auto lo = (reinterpret_cast<uintptr_t>(m->data) + page - 1) / page * page;
       const auto hi = (reinterpret_cast<uintptr_t>(m->data) + static_cast<size_t>(m->rows) * m->row_stride) / page * page;
