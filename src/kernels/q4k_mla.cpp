@@ -23,7 +23,6 @@ namespace qs {
 namespace {
 
 constexpr float kI16Max = 32767.f;
-constexpr int64_t kRowsAhead = 16;  // the row dot's prefetch distance, in rows
 
 // The scale that maps a sub-block's largest magnitude to ±32767 (0 for an all-zero sub-block), and
 // its inverse; both paths compute them with these same float operations.
@@ -153,16 +152,12 @@ QS_TARGET void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, 
   }
   const __m512i m4 = _mm512_set1_epi16(0x0F);
   const bool prefetch = prefetch_distance() != 0;
-  const int row_lines = static_cast<int>(std::min<size_t>(8, (stride + 63) / 64));
+  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
   PrefetchTrail& trail = t_prefetch_trail;
+  const int64_t ahead = rows_ahead(stride);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q4_K*>(w + r * stride);
-    // 16 rows ahead (4.6 KB at 512 columns; 1 row ahead left W_UV's products at 70% of this speed
-    // in decode), within these rows; past them, the next head's rows the caller named.
-    if (prefetch) {
-      if (r + kRowsAhead < nr) prefetch_lines(w + (r + kRowsAhead) * stride, row_lines);
-      else prefetch_later_step(trail, row_lines);
-    }
+    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, row_lines, trail);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m256 macc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK_K; ++k) {
@@ -205,7 +200,7 @@ QS_TARGET void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t 
   // else from memory); it asks for the whole rows a few ahead, so the products below find them in
   // cache (128 rows of 512 columns: 36 KB). The products then prefetch what the caller names next.
   const bool prefetch = prefetch_distance() != 0;
-  const int row_lines = static_cast<int>(std::min<size_t>(8, (stride + 63) / 64));
+  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
   PrefetchTrail& trail = t_prefetch_trail;
   for (int64_t r = 0; r < nr; ++r)
     for (int64_t k = 0; k < n / QK_K; ++k) {

@@ -365,9 +365,12 @@ QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const v
   const auto* x = static_cast<const float*>(act);
   const int64_t nb = n / 32;
   const bool prefetch = prefetch_distance() != 0;
+  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
+  const int64_t ahead = rows_ahead(stride);
+  PrefetchTrail& trail = t_prefetch_trail;
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
-    if (prefetch) prefetch_lines(w + (r + 1) * stride, static_cast<int>(std::min<size_t>(8, (stride + 63) / 64)));
+    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, row_lines, trail);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t k = 0; k < nb; ++k) {
       const __m512 t = _mm512_fmadd_ps(q8_to_ps(b[k].qs), _mm512_loadu_ps(x + 32 * k),
@@ -379,9 +382,12 @@ QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const v
 }
 
 // out[c] += Σ_r wts[r] · d·q over Q8_0 rows: MLA's W_UKᵀ·q_nope on Q8_0 weights, and the weighted
-// sum of a Q8_0 latent cache. Strips of 256 columns as in axpy_rows_half.
+// sum of a Q8_0 latent cache. Strips of 256 columns as in axpy_rows_half; each strip prefetches its
+// part of the rows ahead, then steps the trail (the next head's rows, prefetch.h).
 QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
   const bool prefetch = prefetch_distance() != 0;
+  const int64_t ahead = rows_ahead(stride);
+  PrefetchTrail& trail = t_prefetch_trail;
   int64_t i = 0;
   for (; i + 256 <= n; i += 256) {
     __m512 o[16];
@@ -389,7 +395,7 @@ QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, co
     for (int j = 0; j < 16; ++j) o[j] = _mm512_loadu_ps(out + i + 16 * j);
     for (int64_t r = 0; r < nr; ++r) {
       const auto* b = reinterpret_cast<const block_q8_0*>(rows + r * stride) + i / 32;
-      if (prefetch) prefetch_lines(reinterpret_cast<const uint8_t*>(b) + 4 * stride, 5);
+      if (prefetch) prefetch_row_ahead(reinterpret_cast<const uint8_t*>(b), stride, r, nr, ahead, 5, trail);
 #pragma GCC unroll 8
       for (int k = 0; k < 8; ++k) {
         const __m512 a = _mm512_set1_ps(wts[r] * h2f(b[k].d));
