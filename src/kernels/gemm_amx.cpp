@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "kernels/q4k_x16.h"
+#include "kernels/q4k_x16_scales.h"
 #include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "tensor/quant_blocks.h"
@@ -328,13 +329,10 @@ QS_AMX inline __m512i times(__m512i q, __m512i s) {
 // Block `blk`'s two scaled copies into dst (kQ4KLines lines), made once per group.
 QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi8(7);
-  // Byte 4r + i of a step line belongs to row r: spread the 16 per-row scales over their 4 bytes.
-  const __m512i spread = _mm512_set_epi8(15, 15, 15, 15, 14, 14, 14, 14, 13, 13, 13, 13, 12, 12, 12, 12, 11, 11, 11, 11, 10,
-                                         10, 10, 10, 9, 9, 9, 9, 8, 8, 8, 8, 7, 7, 7, 7, 6, 6, 6, 6, 5, 5, 5, 5, 4, 4, 4, 4, 3,
-                                         3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0);
+  const q4kx16::Scales scales = q4kx16::unpack_scales(blk);
   for (int j = 0; j < 8; ++j) {
-    const __m512i sc = _mm512_shuffle_epi8(
-        _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + q4kx16::kScales + 16 * j))), spread);
+    // Byte 4r + i of a step line belongs to row r: its scale in all four bytes.
+    const __m512i sc = q4kx16::scale_bytes(scales, j);
     const __m512i s_lo = _mm512_and_si512(sc, seven), s_hi = _mm512_srli_epi16(_mm512_andnot_si512(seven, sc), 3);
     for (int s = 0; s < 4; ++s) {
       const __m512i raw = _mm512_loadu_si512(blk + q4kx16::kQuants + 256 * j + 64 * s);
@@ -390,9 +388,9 @@ QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_
       const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
       const int32_t* c_lo = c[2 * b];
       const int32_t* c_hi = c[2 * b + 1];
+      const q4kx16::Scales scales = q4kx16::unpack_scales(blk);
       __m512i mins[4];
-      for (int p = 0; p < 4; ++p)
-        mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kMins + 32 * p)));
+      for (int p = 0; p < 4; ++p) mins[p] = q4kx16::min_pair(scales, p);
       const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kD)));
       const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + q4kx16::kDmin)));
 #pragma GCC unroll 16

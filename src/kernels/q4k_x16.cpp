@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "kernels/prefetch.h"
+#include "kernels/q4k_x16_scales.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 
@@ -22,6 +23,11 @@ namespace {
 
 using namespace q4kx16;  // the block's byte offsets (q4k_x16.h)
 static_assert(kQuants + 8 * 4 * 64 == kQ4Kx16BlockBytes);
+
+// Row `lane`'s 12 scale bytes in their file order (the three words stored apart).
+inline void row_scales(const uint8_t* blk, int lane, uint8_t scales[12]) {
+  for (int w = 0; w < 3; ++w) std::memcpy(scales + 4 * w, blk + kScales + 64 * w + 4 * lane, 4);
+}
 
 // A product rounded on its own: GCC may fuse a plain _mm512_mul_ps with a following add into an
 // FMA, whose single rounding would differ from the scalar reference.
@@ -42,8 +48,7 @@ void pack_q4kx16_group(const uint8_t* rows, size_t row_stride, int64_t cols, uin
       uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
       std::memcpy(blk + kD + 2 * r, &b[k].d, 2);
       std::memcpy(blk + kDmin + 2 * r, &b[k].dmin, 2);
-      for (int j = 0; j < 8; ++j)
-        get_scale_min_k4(j, b[k].scales, blk[kScales + 16 * j + r], blk[kMins + 32 * (j / 2) + 2 * r + j % 2]);
+      for (int w = 0; w < 3; ++w) std::memcpy(blk + kScales + 64 * w + 4 * r, b[k].scales + 4 * w, 4);
       for (int c = 0; c < 4; ++c)
         for (int s = 0; s < 4; ++s) {
           uint32_t a, bb;
@@ -71,9 +76,12 @@ void q4kx16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out)
     std::memcpy(&dh, blk + kD + 2 * lane, 2);
     std::memcpy(&mh, blk + kDmin + 2 * lane, 2);
     const float d = fp16_to_f32(dh), dmin = fp16_to_f32(mh);
+    uint8_t scales[12];
+    row_scales(blk, lane, scales);
     for (int j = 0; j < 8; ++j) {
       // The same float operations as dequantize_row's Q4_K (d·sc, dmin·m, then d1·q − m1).
-      const uint8_t sc = blk[kScales + 16 * j + lane], m = blk[kMins + 32 * (j / 2) + 2 * lane + j % 2];
+      uint8_t sc, m;
+      get_scale_min_k4(j, scales, sc, m);
       const float d1 = d * sc, m1 = dmin * m;
       const uint8_t* q = blk + kQuants + 256 * j + 4 * lane;
       float* y = out + 32 * j;
@@ -101,12 +109,16 @@ void gemm_q4kx16_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8
         float s = 0.f;
         for (int64_t k = 0; k < nb; ++k) {
           const uint8_t* blk = grp + kQ4Kx16BlockBytes * k;
+          uint8_t scales[12];
+          row_scales(blk, r, scales);
           int32_t sumi = 0, summ = 0;
           for (int j = 0; j < 8; ++j) {
             int32_t isum = 0;
             for (int l = 0; l < 32; ++l) isum += q4kx16_quant(blk, r, 32 * j + l) * a[k].qs[32 * j + l];
-            sumi += blk[kScales + 16 * j + r] * isum;
-            summ += blk[kMins + 32 * (j / 2) + 2 * r + j % 2] * (a[k].bsums[2 * j] + a[k].bsums[2 * j + 1]);
+            uint8_t sc, m;
+            get_scale_min_k4(j, scales, sc, m);
+            sumi += sc * isum;
+            summ += m * (a[k].bsums[2 * j] + a[k].bsums[2 * j + 1]);
           }
           uint16_t dh, mh;
           std::memcpy(&dh, blk + kD + 2 * r, 2);
@@ -139,9 +151,9 @@ template <int T>
 QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* a, int64_t k, size_t pfd, __m512* acc) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m4h = _mm512_set1_epi8(static_cast<char>(0xF0));
   if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
+  const Scales scales = unpack_scales(blk);
   __m512i mins[4], isum[T], imin[T];
-  for (int p = 0; p < 4; ++p)
-    mins[p] = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + kMins + 32 * p)));
+  for (int p = 0; p < 4; ++p) mins[p] = min_pair(scales, p);
   for (int t = 0; t < T; ++t) {
     // bsum_j = bsums[2j] + bsums[2j+1]; 32-bit lane p of `pairs` holds (bsum_2p, bsum_2p+1).
     const __m256i bs = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a[t][k].bsums));
@@ -152,6 +164,9 @@ QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* 
     for (int p = 0; p < 4; ++p) imin[t] = _mm512_dpwssd_epi32(imin[t], mins[p], _mm512_set1_epi32(pairs[p]));
     isum[t] = _mm512_setzero_si512();
   }
+  // Unrolled so each sub-block's scale vector is one shuffle with a fixed index (rolled, the scales
+  // went through the stack: 5% slower from memory in bench_kernels).
+#pragma GCC unroll 8
   for (int j = 0; j < 8; ++j) {
     const uint8_t* q = blk + kQuants + 256 * j;
     if (pfd) prefetch_lines(q + pfd, 4);
@@ -165,7 +180,7 @@ QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* 
         s1[t] = _mm512_dpbusd_epi32(s1[t], hi16, bcast4(a[t][k].qs + 32 * j + 16 + 4 * s));
       }
     }
-    const __m512i sc = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + kScales + 16 * j)));
+    const __m512i sc = scale_lanes(scales, j);
     for (int t = 0; t < T; ++t) {
       isum[t] = _mm512_dpwssd_epi32(isum[t], s0[t], sc);
       isum[t] = _mm512_dpwssd_epi32(isum[t], _mm512_srai_epi32(s1[t], 4), sc);

@@ -9,20 +9,19 @@
 
 namespace qs {
 
-// One 256-column block of a 16-row group: 16 × 148 bytes, so rows stay 148 bytes per block apart
-// and views can still be sliced at any multiple of 16 rows.
-inline constexpr size_t kQ4Kx16BlockBytes = 2368;
+// One 256-column block of a 16-row group: 16 × 144 bytes, the file's own size, so rows stay 144 bytes
+// per block apart and views can still be sliced at any multiple of 16 rows.
+inline constexpr size_t kQ4Kx16BlockBytes = 2304;
 inline constexpr size_t kQ4Kx16RowBytesPerBlock = kQ4Kx16BlockBytes / 16;
 
-// Byte offsets inside one group block (kQ4Kx16BlockBytes). Scales and mins are unpacked from the
-// 12-byte 6-bit form once, at load, instead of for every row of every token.
+// Byte offsets inside one group block (kQ4Kx16BlockBytes). The rows' 12-byte 6-bit scale fields stay
+// packed, as three 64-byte vectors of one 32-bit word per row; the kernels unpack them in registers
+// (q4k_x16_scales.h: ~9 operations per block, where unpacking them at load cost 2.8% more bytes).
 namespace q4kx16 {
 inline constexpr size_t kD = 0;         // fp16 d[16]
 inline constexpr size_t kDmin = 32;     // fp16 dmin[16]
-inline constexpr size_t kScales = 64;   // u8 [sub-block j][row r]: one 16-byte load widens to 16 int32 lanes
-inline constexpr size_t kMins = 192;    // u8 [j/2][row r][j%2]: widened to int16, the (j, j+1) pair of a row
-                                        // shares one 32-bit lane for a multiply-add with two bsums
-inline constexpr size_t kQuants = 320;  // [j][step s < 4][row r][i < 4]: low nibble element 32j+4s+i,
+inline constexpr size_t kScales = 64;   // u32 [w < 3][row r]: bytes 4w..4w+3 of row r's scales[12]
+inline constexpr size_t kQuants = 256;  // [j][step s < 4][row r][i < 4]: low nibble element 32j+4s+i,
                                         // high nibble element 32j+16+4s+i (each 64 bytes = 2 VNNI operands)
 }  // namespace q4kx16
 

@@ -15,9 +15,9 @@ namespace qs {
 // for all 16 rows, stored unsigned (q + 128). One 64-byte load then feeds one VNNI product that
 // advances 16 rows at once, and the 16 results land in the 16 lanes (no horizontal sums).
 // Q4Kx16: Q4_K repacked the same way (type stays Q4_K, activations Q8_K), 256-column block by
-// block: the 16 rows' fp16 d and dmin, their 6-bit sub-block scales and mins unpacked to bytes,
+// block: the 16 rows' fp16 d and dmin, their 6-bit sub-block scales and mins as in the file,
 // then the nibbles so that one 64-byte load holds 4 values of all 16 rows twice (low and high
-// nibbles); 148 bytes per row and block (file: 144), so 16-row slices stay valid (q4k_x16.h).
+// nibbles); 144 bytes per row and block, as in the file, so 16-row slices stay valid (q4k_x16.h).
 // Q5x16: Q5_0 the same way (type stays Q5_0, activations as Q8x16's): per block the 16 fp16
 // scales, then nibbles and high bits that rebuild Q8x16's steps in registers; 22 bytes per row and
 // block, like the file (q5_x16.h).
