@@ -54,8 +54,9 @@ thread_local std::vector<uint8_t> tl_act;
 }  // namespace
 
 void matvec_st(const MatView& W, const float* x, float* y) {
-  // Float activations only: this serves MLA's per-head up-projections, where rounding the latent to
-  // 8 bits moved the fixture logits ten times more than all other products together.
+  // Float activations (Q4_K rounds them to 16 bits inside its kernel, q4k_mla.h): this serves MLA's
+  // per-head up-projections, where rounding the latent to 8 bits moved the fixture logits ten times
+  // more than all other products together.
   const RowDotFn fn = W.layout == RowLayout::File ? row_dot_f32act_kernel(W.type) : nullptr;
   if (!fn) return matvec_rows_dequant(W, x, y, 0, W.rows);
   fn(W.data, W.row_stride, W.rows, x, W.cols, y);

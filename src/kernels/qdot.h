@@ -45,7 +45,8 @@ RowDotFn row_dot_kernel(const MatView& w, SimdLevel level);
 inline RowDotFn row_dot_kernel(const MatView& w) { return row_dot_kernel(w, active_simd_level()); }
 
 // Row dots against float activations whatever the weight type's own activation format: the float
-// types' kernels, and Q8_0 rows converted in registers (MLA's up-projections). nullptr for others.
+// types' kernels, Q8_0 rows converted in registers, Q4_K against 16-bit roundings of them at AVX-512
+// (q4k_mla.h) — MLA's up-projections. nullptr for others.
 RowDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level);
 inline RowDotFn row_dot_f32act_kernel(GgmlType w) { return row_dot_f32act_kernel(w, active_simd_level()); }
 RowDotFn row_dot_f32act_scalar(GgmlType w);

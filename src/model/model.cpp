@@ -47,7 +47,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (!weights_.output_tied) add(weights_.output);
   // MLA's per-head up-projections multiply float activations (rounding the latent to 8 bits costs
   // accuracy there), so they need kernels for float activations: the float types', Q8_0's and
-  // Q4_K's. Those files keep theirs, exact and a half (Q8_0) or a quarter (Q4_K) of F16's bytes,
+  // Q4_K's (16-bit roundings of them, q4k_mla.h). Those files keep theirs, exact and a half (Q8_0) or a quarter (Q4_K) of F16's bytes,
   // which decode reads for every token (the Q8_0 fixture's logits went from 0.21 to 0.023 RMS off
   // the golden against the F16 copy: small weight roundings flip expert choices there). Other
   // quantized types become F16: re-rounding Q4_K to Q8_0 instead had moved its fixture from 0.12
