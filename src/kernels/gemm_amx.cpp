@@ -14,6 +14,7 @@
 //
 // Per-function target attributes: nothing here runs unless amx_usable() said so.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12 false positive inside the intrinsics headers
+#pragma GCC diagnostic ignored "-Wuninitialized"  // the same, for _mm512_srli_epi32 (its _mm512_undefined placeholder)
 #include <immintrin.h>
 
 #include <algorithm>
