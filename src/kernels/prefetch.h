@@ -75,6 +75,9 @@ inline void prefetch_later_step(PrefetchTrail& t, int lines) {
 // row ahead had left MLA's W_UV products at 70% of this speed in decode).
 inline int64_t rows_ahead(size_t stride) { return std::max<int64_t>(1, static_cast<int64_t>(4608 / stride)); }
 
+// Lines of one row a per-row kernel prefetches (rows of up to 1 KB whole).
+inline int row_lines(size_t stride) { return static_cast<int>(std::min<size_t>(16, (stride + 63) / 64)); }
+
 // `lines` of row r + ahead (at the same offset as `at`, a pointer into row r), or once that is past
 // the last of the nr rows, the next lines of the trail.
 inline void prefetch_row_ahead(const uint8_t* at, size_t stride, int64_t r, int64_t nr, int64_t ahead, int lines,

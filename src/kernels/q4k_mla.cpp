@@ -152,12 +152,12 @@ QS_TARGET void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, 
   }
   const __m512i m4 = _mm512_set1_epi16(0x0F);
   const bool prefetch = prefetch_distance() != 0;
-  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
+  const int lines = row_lines(stride);
   PrefetchTrail& trail = t_prefetch_trail;
   const int64_t ahead = rows_ahead(stride);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q4_K*>(w + r * stride);
-    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, row_lines, trail);
+    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, lines, trail);
     __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
     __m256 macc = _mm256_setzero_ps();
     for (int64_t k = 0; k < n / QK_K; ++k) {
@@ -200,11 +200,11 @@ QS_TARGET void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t 
   // else from memory); it asks for the whole rows a few ahead, so the products below find them in
   // cache (128 rows of 512 columns: 36 KB). The products then prefetch what the caller names next.
   const bool prefetch = prefetch_distance() != 0;
-  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
+  const int lines = row_lines(stride);
   PrefetchTrail& trail = t_prefetch_trail;
   for (int64_t r = 0; r < nr; ++r)
     for (int64_t k = 0; k < n / QK_K; ++k) {
-      if (prefetch && k == 0 && r + 4 < nr) prefetch_lines(rows + (r + 4) * stride, row_lines);
+      if (prefetch && k == 0 && r + 4 < nr) prefetch_lines(rows + (r + 4) * stride, lines);
       float mn[8];
       q4k_factors(block(r, k), wts[r], &y[r * nsb + 8 * k], mn);
       _mm256_storeu_ps(&mins[8 * k], _mm256_add_ps(_mm256_loadu_ps(&mins[8 * k]), _mm256_loadu_ps(mn)));

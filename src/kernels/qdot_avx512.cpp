@@ -365,12 +365,12 @@ QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const v
   const auto* x = static_cast<const float*>(act);
   const int64_t nb = n / 32;
   const bool prefetch = prefetch_distance() != 0;
-  const int row_lines = static_cast<int>(std::min<size_t>(16, (stride + 63) / 64));
+  const int lines = row_lines(stride);
   const int64_t ahead = rows_ahead(stride);
   PrefetchTrail& trail = t_prefetch_trail;
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
-    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, row_lines, trail);
+    if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, lines, trail);
     __m512 acc = _mm512_setzero_ps();
     for (int64_t k = 0; k < nb; ++k) {
       const __m512 t = _mm512_fmadd_ps(q8_to_ps(b[k].qs), _mm512_loadu_ps(x + 32 * k),

@@ -32,13 +32,16 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (opt.repack == LoadOptions::Repack::Off) return;
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
   std::vector<MatView*> views;
-  auto add = [&](MatView& m) {
+  std::set<const MatView*> copy_only;  // kept in their file layout: the per-head kernels read rows as they are
+  auto add = [&](MatView& m, bool copy = false) {
     // Q8_0 (with Q4_0), Q5_0 and Q4_K are repacked for the VNNI kernels (repack_worthwhile); other
     // quantized matrices are copied as they are, which still moves them from 4 KiB file pages to
     // huge anonymous pages (fewer TLB misses when streaming).
-    if (!m.empty() && m.layout == RowLayout::File && m.type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2)
-      views.push_back(&m);
+    if (m.empty() || m.layout != RowLayout::File || m.type == GgmlType::F32 || active_simd_level() < SimdLevel::Avx2) return;
+    views.push_back(&m);
+    if (copy) copy_only.insert(&m);
   };
+  auto repacks = [&](const MatView* m) { return repack_worthwhile(*m) && !copy_only.count(m); };
   for (LayerWeights& L : weights_.layers) {
     for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
                        &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.gate_exps.all, &L.up_exps.all, &L.down_exps.all})
@@ -47,8 +50,9 @@ void Model::repack_weights(const LoadOptions& opt) {
   if (!weights_.output_tied) add(weights_.output);
   // MLA's per-head up-projections multiply float activations (rounding the latent to 8 bits costs
   // accuracy there), so they need kernels for float activations: the float types', Q8_0's and
-  // Q4_K's (16-bit roundings of them, q4k_mla.h). Those files keep theirs, exact and a half (Q8_0) or a quarter (Q4_K) of F16's bytes,
-  // which decode reads for every token (the Q8_0 fixture's logits went from 0.21 to 0.023 RMS off
+  // Q4_K's (16-bit roundings of them, q4k_mla.h). Those files keep theirs, exact and a half (Q8_0)
+  // or a quarter (Q4_K) of F16's bytes, which decode reads for every token (the Q8_0 fixture's
+  // logits went from 0.21 to 0.023 RMS off
   // the golden against the F16 copy: small weight roundings flip expert choices there). Other
   // quantized types become F16: re-rounding Q4_K to Q8_0 instead had moved its fixture from 0.12
   // to 0.21 RMS.
@@ -57,18 +61,13 @@ void Model::repack_weights(const LoadOptions& opt) {
     return act_format(t) == ActFormat::F32 || (row_dot_f32act_kernel(t) && active_simd_level() >= SimdLevel::Avx512);
   };
   std::vector<MatView*> to_float_act;
-  std::set<const MatView*> copy_only;  // kept in their file layout: the per-head kernels read rows as they are
   for (LayerWeights& L : weights_.layers)
     for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b}) {
       if (m->empty()) continue;
-      if (!keeps_file_type(m->type)) {
-        to_float_act.push_back(m);
-      } else if (m->layout == RowLayout::File && m->type != GgmlType::F32 && active_simd_level() >= SimdLevel::Avx2) {
-        // Copied to huge pages too: decode reads every head's rows per token (2% of a Q4_K token's bytes),
-        // and from 4 KiB file pages that phase ran at a quarter of the memory's speed.
-        views.push_back(m);
-        copy_only.insert(m);
-      }
+      // Those kept are copied to huge pages too: decode reads every head's rows per token (2% of a
+      // Q4_K token's bytes), and from 4 KiB file pages that phase ran at a quarter of the memory's speed.
+      if (keeps_file_type(m->type)) add(*m, /*copy=*/true);
+      else to_float_act.push_back(m);
     }
   // One copy per distinct tensor (a fused gate+up tensor backs two views).
   std::map<const uint8_t*, size_t> offset;
@@ -77,7 +76,7 @@ void Model::repack_weights(const LoadOptions& opt) {
     if (offset.count(m->data)) continue;
     total = (total + 63) / 64 * 64;  // cache-line aligned: the grouped kernels' 64-byte loads stay whole
     offset[m->data] = total;
-    total += copy_only.count(m) ? static_cast<size_t>(m->rows) * m->row_stride : repacked_size(*m);
+    total += repacks(m) ? repacked_size(*m) : static_cast<size_t>(m->rows) * m->row_stride;
   }
   size_t float_act_total = 0;
   for (MatView* m : to_float_act) float_act_total += static_cast<size_t>(m->rows) * row_bytes(GgmlType::F16, m->cols);
@@ -95,7 +94,7 @@ void Model::repack_weights(const LoadOptions& opt) {
     auto it = done.find(m->data);
     if (it == done.end()) {
       uint8_t* dst = repacked_ + offset[m->data];
-      it = done.emplace(m->data, repack_worthwhile(*m) && !copy_only.count(m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
+      it = done.emplace(m->data, repacks(m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
       // The file's copy is no longer read: drop its pages from our resident set (whole pages only).
       const auto lo = (reinterpret_cast<uintptr_t>(m->data) + page - 1) / page * page;
       const auto hi = (reinterpret_cast<uintptr_t>(m->data) + static_cast<size_t>(m->rows) * m->row_stride) / page * page;
