@@ -52,11 +52,11 @@ void bench_grouped_decode() {
     MatView m{w.data(), c.type, rows, c.cols, c.row_bytes};
     m.layout = c.layout;
     std::vector<float> x(c.cols, 0.5f), y(rows);
-    matvec(m, x.data(), y.data());
+    matmul(m, x.data(), 1, y.data());
     double best = 1e9;
     for (int rep = 0; rep < 5; ++rep) {
       const auto t0 = std::chrono::steady_clock::now();
-      matvec(m, x.data(), y.data());
+      matmul(m, x.data(), 1, y.data());
       best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     std::printf("%-7s matvec from memory %6.1f GB/s (%.0f%% of read)\n", c.name, w.size() / best / 1e9,
@@ -87,10 +87,10 @@ int main(int argc, char** argv) {
     for (SimdLevel lv : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
       if (lv > detected_simd_level()) continue;
       set_simd_level(lv);
-      matvec(m, x.data(), y.data());
+      matmul(m, x.data(), 1, y.data());
       const int reps = 20;
       auto t0 = std::chrono::steady_clock::now();
-      for (int i = 0; i < reps; ++i) matvec(m, x.data(), y.data());
+      for (int i = 0; i < reps; ++i) matmul(m, x.data(), 1, y.data());
       const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / reps;
       t0 = std::chrono::steady_clock::now();
       matmul(m, x.data(), 64, y.data());

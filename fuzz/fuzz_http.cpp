@@ -19,7 +19,7 @@
 #include <string>
 
 #include "model/model.h"
-#include "model/synth.h"
+#include "synth/synth.h"
 #include "server/http_server.h"
 
 namespace {

@@ -12,5 +12,11 @@ case "$kind" in
   tsan)    dir=build-tsan; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DQIUSUO_TSAN=ON) ;;
   *) echo "usage: $0 [release|asan|tsan]" >&2; exit 2 ;;
 esac
+# ccache (when installed) makes rebuilds after a branch switch or in a fresh clone cheap; paths are
+# hashed relative to the checkout so clones share entries.
+if command -v ccache >/dev/null; then
+  flags+=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+  export CCACHE_BASEDIR="$PWD"
+fi
 cmake -S . -B "$dir" -G Ninja "${flags[@]}" >/dev/null
 ninja -C "$dir" -j "$jobs" "$@"

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-PKGS=(build-essential cmake ninja-build pkg-config
+PKGS=(build-essential cmake ninja-build pkg-config ccache
       libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
       libcpp-httplib-dev)
 # Test-only extras: Chromium for the chat page's browser test; clang, its libFuzzer runtime and

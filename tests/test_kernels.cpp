@@ -6,6 +6,7 @@
 #include <random>
 #include <vector>
 
+#include "kernels/prefetch.h"
 #include "kernels/q4k_mla.h"
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
@@ -138,13 +139,13 @@ TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
       for (int64_t r = 0; r < s.rows; ++r) wts[r] = 0.3f * static_cast<float>(r) - 0.8f;
       for (SimdLevel level : {SimdLevel::Scalar, SimdLevel::Avx2, SimdLevel::Avx512}) {
         if (level > detected_simd_level()) continue;
-        const RowDotFn dot = row_dot_f32act_kernel(t, level);
+        const FloatDotFn dot = row_dot_f32act_kernel(t, level);
         const RowsAxpyFn axpy = rows_axpy_kernel(t, level);
         ASSERT_NE(dot, nullptr) << traits(t).name;
         ASSERT_NE(axpy, nullptr) << traits(t).name;
         std::vector<float> got(s.rows), sum(static_cast<size_t>(n), 1.f);
-        dot(s.w.data(), s.stride, s.rows, s.x.data(), n, got.data());
-        axpy(s.w.data(), s.stride, s.rows, wts.data(), n, sum.data());
+        dot(s.w.data(), s.stride, s.rows, s.x.data(), n, got.data(), nullptr);
+        axpy(s.w.data(), s.stride, s.rows, wts.data(), n, sum.data(), nullptr);
         const bool i16 = t == GgmlType::Q4_K && level == SimdLevel::Avx512;
         const Q4kParts parts = i16 ? q4k_parts(s) : Q4kParts{};
         for (int64_t r = 0; r < s.rows; ++r) {
@@ -192,10 +193,15 @@ TEST(Kernels, Q4kInt16KernelsEqualTheirScalarReference) {
       x[3] = 9.f;
       const size_t stride = row_bytes(GgmlType::Q4_K, n);
       std::vector<float> dot_ref(rows), dot_got(rows), sum_ref(n, 0.5f), sum_got(n, 0.5f);
-      dot_q4_K_x16_scalar(w.data(), stride, rows, x.data(), n, dot_ref.data());
-      dot_q4_K_x16_avx512(w.data(), stride, rows, x.data(), n, dot_got.data());
-      axpy_q4_K_y16_scalar(w.data(), stride, rows, wts.data(), n, sum_ref.data());
-      axpy_q4_K_y16_avx512(w.data(), stride, rows, wts.data(), n, sum_got.data());
+      // A prefetch trail (the rows read next) is a hint only: it must not change a result.
+      PrefetchTrail trail = trail_of(w.data(), w.size());
+      std::vector<float> dot_trail(rows);
+      dot_q4_K_x16_scalar(w.data(), stride, rows, x.data(), n, dot_ref.data(), nullptr);
+      dot_q4_K_x16_avx512(w.data(), stride, rows, x.data(), n, dot_got.data(), nullptr);
+      dot_q4_K_x16_avx512(w.data(), stride, rows, x.data(), n, dot_trail.data(), &trail);
+      EXPECT_EQ(dot_trail, dot_got);
+      axpy_q4_K_y16_scalar(w.data(), stride, rows, wts.data(), n, sum_ref.data(), nullptr);
+      axpy_q4_K_y16_avx512(w.data(), stride, rows, wts.data(), n, sum_got.data(), nullptr);
       std::vector<float> wf(n);
       std::vector<double> col_mag(n, 0.5);
       for (int64_t r = 0; r < rows; ++r) {

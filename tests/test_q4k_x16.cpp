@@ -177,11 +177,11 @@ TEST(Q4Kx16, SlicesAtGroupBoundaries) {
   const Q4KMatrix m = make_matrix(48, 2048, 19);
   const auto x = random_vec(2048, rng);
   std::vector<float> full(48);
-  matvec(m.packed_view, x.data(), full.data());
+  matmul(m.packed_view, x.data(), 1, full.data());
   for (int64_t r0 : {0, 16, 32}) {
     const MatView s = m.packed_view.slice_rows(r0, 16);
     std::vector<float> part(16);
-    matvec(s, x.data(), part.data());
+    matmul(s, x.data(), 1, part.data());
     for (int r = 0; r < 16; ++r) EXPECT_EQ(part[r], full[r0 + r]) << r0 << " + " << r;
     std::vector<float> a(2048), b(2048);
     row_to_float(s, 5, a.data());

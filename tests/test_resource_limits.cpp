@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/memory_budget.h"
+#include "model/memory_budget.h"
 #include "model/model.h"
 #include "test_util.h"
 

@@ -467,12 +467,12 @@ TEST(ServerChatOutput, ParsesDeepSeekToolCallsAndHoldsTheBlockBack) {
                                            "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"};
   std::string streamed;
   for (const auto& p : pieces) {
-    server::GenEvent ev;
+    GenEvent ev;
     ev.text = p;
     streamed += out.push(ev).content;
   }
-  server::GenEvent done;
-  done.kind = server::GenEvent::Kind::Done;
+  GenEvent done;
+  done.kind = GenEvent::Kind::Done;
   done.finish_reason = "stop";
   const auto last = out.finish(done);
   streamed += last.content;
@@ -490,7 +490,7 @@ TEST(ServerChatOutput, ParsesDeepSeekToolCallsAndHoldsTheBlockBack) {
   server::ChatOutput bad(tok, o);
   std::string shown;
   for (const char* p : {"Hi ", "<｜tool▁calls▁begin｜>", "garbage"}) {
-    server::GenEvent ev;
+    GenEvent ev;
     ev.text = p;
     shown += bad.push(ev).content;
   }

@@ -13,8 +13,8 @@
 #include "gguf/gguf_writer.h"
 #include <nlohmann/json.hpp>
 
-#include "model/synth.h"
-#include "model/synth_vocab.h"
+#include "synth/synth.h"
+#include "synth/synth_vocab.h"
 #include "tensor/quants.h"
 
 namespace fs = std::filesystem;

@@ -1,4 +1,5 @@
 #include "chat/tool_calls.h"
+#include "util/random_id.h"
 
 #include <random>
 
@@ -77,12 +78,7 @@ std::string parse_deepseek_body(std::string_view body, ToolCall& call) {
 }  // namespace
 
 std::string make_tool_call_id() {
-  static constexpr char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uniform_int_distribution<size_t> pick(0, sizeof(kChars) - 2);
-  std::string id = "call_";
-  for (int i = 0; i < 24; ++i) id += kChars[pick(rng)];
-  return id;
+  return random_id("call_");
 }
 
 ToolCallParse parse_deepseek_tool_calls(std::string_view text) {

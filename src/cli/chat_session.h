@@ -13,7 +13,8 @@
 #include <nlohmann/json.hpp>
 
 #include "chat/chat_template.h"
-#include "engine/sampler.h"
+#include "chat/prompt.h"
+#include "engine/generator.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -62,18 +63,15 @@ class ChatSession {
   void set_prefix_reuse(bool on) { prefix_reuse_ = on; }
 
  private:
-  std::string render(const nlohmann::ordered_json& messages, bool add_generation_prompt) const;
   std::vector<int32_t> prompt_tokens(const std::string& system) const;
-  bool is_stop(int32_t id) const;
-  bool shown(int32_t id) const;
 
   const Model& model_;
   const Tokenizer& tok_;
   ChatTemplate tmpl_;
-  std::string bos_, eos_;
+  PromptBuilder prompt_builder_;
+  TokenRules rules_;
   int n_ctx_;
   bool reasoning_template_ = false;
-  std::vector<int32_t> extra_stops_;
   std::unique_ptr<Sequence> seq_;
   std::vector<int32_t> cached_;  // the tokens whose keys/values seq_ holds, in order
   nlohmann::ordered_json messages_ = nlohmann::ordered_json::array();

@@ -1,6 +1,5 @@
 // qiusuo generate -m MODEL (--tokens IDS | -p TEXT) -n N [--temp T --top-p P --seed S] [--ids]
 // Prints only the continuation: its text, or its token ids with --ids. Greedy at --temp 0.
-#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <stdexcept>
@@ -9,9 +8,8 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
-#include "engine/sampler.h"
+#include "engine/generator.h"
 #include "model/model.h"
-#include "tokenizer/incremental_decoder.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qs::cli {
@@ -46,44 +44,31 @@ void run_generate(GenerateArgs a) {
     if (prompt.empty()) throw std::invalid_argument("the prompt encodes to no tokens");
   }
   if (!a.ids && !tok) throw std::invalid_argument("the model has no vocabulary to print text with; use --ids");
-  std::optional<IncrementalDecoder> text_out;
-  if (!a.ids) text_out.emplace(*tok, std::vector<std::string>{}, /*skip_special=*/true);
 
   const int n_ctx = a.ctx > 0 ? a.ctx : static_cast<int>(prompt.size()) + a.n_predict;
   if (static_cast<int>(prompt.size()) + a.n_predict > n_ctx)
     throw std::invalid_argument("prompt + -n exceed the context size " + std::to_string(n_ctx));
   auto seq = m->new_sequence(n_ctx);
-  Sampler sampler(a.sp);
-  std::vector<float> logits(static_cast<size_t>(m->n_vocab()));
-  std::vector<int32_t> history = prompt;
-
-  const auto t0 = std::chrono::steady_clock::now();
-  m->forward(*seq, prompt.data(), static_cast<int>(prompt.size()), logits.data(), false);
-  const auto t1 = std::chrono::steady_clock::now();
-  int generated = 0;
-  for (int i = 0; i < a.n_predict; ++i) {
-    const int32_t id = sampler.sample(logits.data(), m->n_vocab(), history);
-    if (!a.ignore_eos && tok && tok->is_eog(id)) break;
-    history.push_back(id);
-    ++generated;
-    if (a.ids) std::printf(i ? " %d" : "%d", id);
-    else {
-      const std::string piece = text_out->push(id).text;
-      std::fwrite(piece.data(), 1, piece.size(), stdout);
-    }
-    std::fflush(stdout);
-    if (i + 1 < a.n_predict) m->forward(*seq, &id, 1, logits.data(), false);
-  }
-  if (text_out) {
-    const std::string rest = text_out->finish().text;
-    std::fwrite(rest.data(), 1, rest.size(), stdout);
-  }
+  std::optional<TokenRules> rules;
+  if (tok) rules.emplace(*tok);
+  GenerationParams gp;
+  gp.sampling = a.sp;
+  gp.ignore_eos = a.ignore_eos;
+  Generator gen(tok ? &*tok : nullptr, rules ? &*rules : nullptr, gp, prompt);
+  const SequenceRun run = run_sequence(*m, *seq, prompt, static_cast<int>(prompt.size()), gen, a.n_predict,
+                                       [&](const Generator::Step& st) {
+                                         if (st.end_of_turn) return;
+                                         if (a.ids) std::printf(gen.generated() > 1 ? " %d" : "%d", st.token);
+                                         else std::fwrite(st.text.data(), 1, st.text.size(), stdout);
+                                         std::fflush(stdout);
+                                       });
+  const std::string rest = gen.finish();
+  if (!a.ids) std::fwrite(rest.data(), 1, rest.size(), stdout);
   std::printf("\n");
-  const auto t2 = std::chrono::steady_clock::now();
   if (a.verbose) {
-    const double pp = std::chrono::duration<double>(t1 - t0).count(), tg = std::chrono::duration<double>(t2 - t1).count();
+    const int generated = gen.generated();
     std::fprintf(stderr, "prompt: %zu tokens, %.2f tok/s; generation: %d tokens, %.2f tok/s\n", prompt.size(),
-                 prompt.size() / pp, generated, generated > 0 ? generated / tg : 0.0);
+                 prompt.size() / run.prompt_seconds, generated, generated > 0 ? generated / run.generate_seconds : 0.0);
   }
 }
 

@@ -21,6 +21,7 @@
 #include "cli/chat_session.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "util/file_io.h"
 
 namespace qs::cli {
 
@@ -43,14 +44,6 @@ struct RunArgs {
 
 volatile std::sig_atomic_t g_stop = 0;
 extern "C" void on_sigint(int) { g_stop = 1; }
-
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 bool use_color(const std::string& mode) {
   if (mode == "always") return true;
@@ -192,7 +185,7 @@ void run_chat(RunArgs a) {
   const Tokenizer tok = Tokenizer::from_gguf(model->file());
   std::string tmpl;
   if (!a.template_file.empty()) {
-    tmpl = read_text_file(a.template_file);
+    tmpl = read_file(a.template_file);
   } else if (auto t = model->file().get_string("tokenizer.chat_template")) {
     tmpl = *t;
   } else {

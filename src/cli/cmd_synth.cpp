@@ -5,7 +5,7 @@
 #include <string>
 
 #include "cli/commands.h"
-#include "model/synth.h"
+#include "synth/synth.h"
 
 namespace qs::cli {
 

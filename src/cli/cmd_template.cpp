@@ -11,6 +11,7 @@
 
 #include "chat/chat_template.h"
 #include "cli/commands.h"
+#include "util/file_io.h"
 
 namespace qs::cli {
 
@@ -20,14 +21,6 @@ struct TemplateArgs {
   std::string template_file, messages_file, bos, eos;
   bool add_generation_prompt = false;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 void run_template(const TemplateArgs& a) {
   const std::string tmpl = read_file(a.template_file);

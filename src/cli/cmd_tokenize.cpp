@@ -12,6 +12,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "tokenizer/tokenizer.h"
+#include "util/file_io.h"
 
 namespace qs::cli {
 
@@ -20,9 +21,7 @@ namespace {
 // The file's bytes exactly ("-" is standard input); no newline is added or removed.
 std::string read_all(const std::string& path) {
   if (path == "-") return std::string(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot open '" + path + "'");
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return read_file(path);
 }
 
 std::string ids_to_json(const std::vector<int32_t>& ids) {

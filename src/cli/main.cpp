@@ -5,7 +5,8 @@
 #include <exception>
 
 #include "cli/commands.h"
-#include "engine/memory_budget.h"
+#include "model/memory_budget.h"
+#include "util/version.h"
 
 int main(int argc, char** argv) {
   // A forward pass allocates its activations (up to tens of MiB in prefill) and frees them again.
@@ -17,7 +18,7 @@ int main(int argc, char** argv) {
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   CLI::App app{"qiusuo (求索): runs DeepSeek-family models on your own hardware"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "qiusuo 0.1.0");
+  app.set_version_flag("--version", std::string("qiusuo ") + qs::kVersion);
   // Accepted before or after the verb (fallthrough): it applies to whatever the verb loads.
   app.fallthrough();
   app.add_flag_callback("--no-mem-check", [] { qs::disable_memory_checks(); },

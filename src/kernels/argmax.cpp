@@ -2,13 +2,13 @@
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include "kernels/argmax.h"
+#include "kernels/target.h"
 
 #include <immintrin.h>
 
 #include <cmath>
 #include <limits>
 
-#define QS_TARGET __attribute__((target("avx512f")))
 
 namespace qs {
 
@@ -23,7 +23,7 @@ int64_t argmax_scalar(const float* x, int64_t n) {
 
 // Two passes: the largest value (vmaxps returns its second operand when the first is NaN, so NaN
 // lanes never enter the running maximum), then the first lane equal to it.
-QS_TARGET int64_t argmax_avx512(const float* x, int64_t n) {
+QS_TARGET_AVX512F int64_t argmax_avx512(const float* x, int64_t n) {
   const __m512 neg_inf = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __m512 m0 = neg_inf, m1 = neg_inf;
   int64_t i = 0;

@@ -3,18 +3,18 @@
 #include <immintrin.h>
 
 #include "kernels/attention_tiles.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 namespace qs {
 
 namespace {
 
-QS_TARGET inline __mmask16 tail_mask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
+QS_TARGET_AVX512F inline __mmask16 tail_mask(int n) { return n >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << n) - 1); }
 
 // Up to 4 queries × 32 keys per pass: each key-row load feeds 4 broadcast FMAs.
 template <int R>
-QS_TARGET inline void scores_rows(const float* Q, size_t q_stride, const float* Kt, size_t kt_stride, int ns, int dk,
+QS_TARGET_AVX512F inline void scores_rows(const float* Q, size_t q_stride, const float* Kt, size_t kt_stride, int ns, int dk,
                                   float scale, float* S, size_t s_stride) {
   for (int j = 0; j < ns; j += 32) {
     const __mmask16 m0 = tail_mask(ns - j), m1 = tail_mask(ns - j - 16 > 0 ? ns - j - 16 : 0);
@@ -37,7 +37,7 @@ QS_TARGET inline void scores_rows(const float* Q, size_t q_stride, const float* 
   }
 }
 
-QS_TARGET void scores_tile(const float* Q, size_t q_stride, int nq, const float* Kt, size_t kt_stride, int ns, int dk,
+QS_TARGET_AVX512F void scores_tile(const float* Q, size_t q_stride, int nq, const float* Kt, size_t kt_stride, int ns, int dk,
                            float scale, float* S, size_t s_stride) {
   int i = 0;
   for (; i + 4 <= nq; i += 4) scores_rows<4>(Q + i * q_stride, q_stride, Kt, kt_stride, ns, dk, scale, S + i * s_stride, s_stride);
@@ -46,7 +46,7 @@ QS_TARGET void scores_tile(const float* Q, size_t q_stride, int nq, const float*
 
 // Up to 4 queries × 64 output columns per pass: each value-row load feeds 4 broadcast FMAs.
 template <int R>
-QS_TARGET inline void pv_rows(const float* P, size_t p_stride, const float* V, size_t v_stride, int ns, int dv, float* O,
+QS_TARGET_AVX512F inline void pv_rows(const float* P, size_t p_stride, const float* V, size_t v_stride, int ns, int dv, float* O,
                               size_t o_stride) {
   for (int c = 0; c < dv; c += 64) {
     __mmask16 m[4];
@@ -68,7 +68,7 @@ QS_TARGET inline void pv_rows(const float* P, size_t p_stride, const float* V, s
   }
 }
 
-QS_TARGET void pv_tile(const float* P, size_t p_stride, int nq, const float* V, size_t v_stride, int ns, int dv, float* O,
+QS_TARGET_AVX512F void pv_tile(const float* P, size_t p_stride, int nq, const float* V, size_t v_stride, int ns, int dv, float* O,
                        size_t o_stride) {
   int i = 0;
   for (; i + 4 <= nq; i += 4) pv_rows<4>(P + i * p_stride, p_stride, V, v_stride, ns, dv, O + i * o_stride, o_stride);

@@ -11,6 +11,7 @@
 
 #include "kernels/cpu_features.h"
 #include "kernels/thread_pool.h"
+#include "kernels/target.h"
 
 namespace qs {
 
@@ -32,11 +33,11 @@ __attribute__((always_inline)) inline uint32_t sum_streams_body(const uint32_t* 
   return s;
 }
 
-__attribute__((target("avx512f"))) uint32_t sum_streams_avx512(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
+QS_TARGET_AVX512F uint32_t sum_streams_avx512(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
   return sum_streams_body(p, i0, i1, streams);
 }
 
-__attribute__((target("avx2"))) uint32_t sum_streams_avx2(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
+QS_TARGET_AVX2 uint32_t sum_streams_avx2(const uint32_t* p, int64_t i0, int64_t i1, int streams) {
   return sum_streams_body(p, i0, i1, streams);
 }
 

@@ -27,8 +27,8 @@
 #include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "tensor/quant_blocks.h"
+#include "kernels/target.h"
 
-#define QS_AMX __attribute__((target("amx-tile,amx-int8,avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs {
 
@@ -87,7 +87,7 @@ T* grow(std::vector<T>& v, size_t n) {
 // Activation scales regrouped per tile so the epilogue finds a token's with a constant offset
 // (one gather per tile and block; reading them from each token's row in the epilogue measured
 // 40% slower); tokens past n_tok (the padded tail) get 0.
-QS_AMX void gather_scales(const uint8_t* act, size_t act_stride, int64_t n_tok, int64_t n, int64_t tiles, float* d) {
+QS_TARGET_AMX void gather_scales(const uint8_t* act, size_t act_stride, int64_t n_tok, int64_t n, int64_t tiles, float* d) {
   const int64_t nb = n / 32;
   const __m512i offsets = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
                                              _mm512_set1_epi32(static_cast<int>(act_stride)));
@@ -109,7 +109,7 @@ void copy_tail(const uint8_t* act, size_t act_stride, int64_t m, int64_t n, uint
 }
 
 // Q8x16's unsigned quants (q + 128) of `blocks` blocks as signed q.
-QS_AMX void q8x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
+QS_TARGET_AMX void q8x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
   for (int64_t i = 0; i < 8 * blocks; ++i)
     _mm512_store_si512(dst + i, _mm512_xor_si512(_mm512_loadu_si512(quants + 64 * i), bias));
@@ -117,7 +117,7 @@ QS_AMX void q8x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
 
 // acc[t] += float(C[t]) · (w_scale · d[t]) for the first R tokens of one block's tile result.
 template <int R>
-QS_AMX inline void epilogue(const int32_t* c, const uint16_t* w_scales, const float* d, __m512* acc) {
+QS_TARGET_AMX inline void epilogue(const int32_t* c, const uint16_t* w_scales, const float* d, __m512* acc) {
   const __m512 sw = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w_scales)));
 #pragma GCC unroll 16
   for (int t = 0; t < R; ++t)
@@ -133,7 +133,7 @@ struct NextSlice {
   size_t lines = 0;
 };
 
-QS_AMX inline NextSlice next_slice(const uint8_t* next, size_t bytes, int64_t tile, int64_t tiles) {
+QS_TARGET_AMX inline NextSlice next_slice(const uint8_t* next, size_t bytes, int64_t tile, int64_t tiles) {
   if (!next) return {};
   const size_t per = (bytes / static_cast<size_t>(tiles) + 64) & ~size_t{63};
   const size_t begin = std::min(bytes, per * static_cast<size_t>(tile)), end = std::min(bytes, per * static_cast<size_t>(tile + 1));
@@ -141,7 +141,7 @@ QS_AMX inline NextSlice next_slice(const uint8_t* next, size_t bytes, int64_t ti
 }
 
 // The part of the slice that belongs to blocks [k, k + batch) of nb.
-QS_AMX inline void prefetch_share(const NextSlice& s, int64_t k, int64_t batch, int64_t nb) {
+QS_TARGET_AMX inline void prefetch_share(const NextSlice& s, int64_t k, int64_t batch, int64_t nb) {
   const size_t l0 = s.lines * static_cast<size_t>(k) / static_cast<size_t>(nb);
   const size_t l1 = s.lines * static_cast<size_t>(k + batch) / static_cast<size_t>(nb);
   for (size_t l = l0; l < l1; ++l) _mm_prefetch(reinterpret_cast<const char*>(s.p + 64 * l), _MM_HINT_T1);
@@ -188,7 +188,7 @@ struct TokenTile {
 // sweep (and than software prefetching of the next group, which measured slower than leaving the
 // sequential stream to the hardware prefetcher).
 template <int R>
-QS_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
+QS_TARGET_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
   alignas(64) int32_t c[4][kTok * kTok];
   __m512 acc[R];
 #pragma GCC unroll 16
@@ -224,7 +224,7 @@ QS_AMX void tile_pass(const Group& g, const TokenTile& tt, bool first) {
     if (t < tt.m) _mm512_storeu_ps(tt.out + t * tt.out_stride, acc[t]);
 }
 
-QS_AMX void tile_pass_any(const Group& g, const TokenTile& tt, bool first) {
+QS_TARGET_AMX void tile_pass_any(const Group& g, const TokenTile& tt, bool first) {
   switch ((tt.m + 3) / 4) {
     case 1: return tile_pass<4>(g, tt, first);
     case 2: return tile_pass<8>(g, tt, first);
@@ -235,7 +235,7 @@ QS_AMX void tile_pass_any(const Group& g, const TokenTile& tt, bool first) {
 
 // The tile product for groups of fp16 scales then `block_bytes` of quants per 32-column block
 // (Q8x16, Q5x16), turned into signed steps by to_signed; vnni is the layout's AVX-512 kernel.
-QS_AMX void gemm_grouped_amx(GemmFn vnni, size_t block_bytes, ToSignedFn to_signed, const uint8_t* w, size_t stride, int64_t nr,
+QS_TARGET_AMX void gemm_grouped_amx(GemmFn vnni, size_t block_bytes, ToSignedFn to_signed, const uint8_t* w, size_t stride, int64_t nr,
                              const uint8_t* act, size_t act_stride, int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   if (n_tok < kMinTokens) return vnni(w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
   const int64_t nb = n / 32, full = n_tok / kTok, rest = n_tok % kTok;
@@ -275,7 +275,7 @@ QS_AMX void gemm_grouped_amx(GemmFn vnni, size_t block_bytes, ToSignedFn to_sign
   _tile_release();  // tiles back to their init state: the OS need not save them, the core may idle deeper
 }
 
-QS_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+QS_TARGET_AMX void gemm_q8x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                            int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   gemm_grouped_amx(q8x16_gemm_avx512(), 512, q8x16_to_signed, w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
 }
@@ -286,7 +286,7 @@ void q5x16_to_signed(const uint8_t* quants, int64_t blocks, Line* dst) {
   q5x16_blocks_to_signed(quants, blocks, reinterpret_cast<uint8_t*>(dst));
 }
 
-QS_AMX void gemm_q5x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+QS_TARGET_AMX void gemm_q5x16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                            int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   gemm_grouped_amx(q5x16_gemm_avx512(), 320, q5x16_to_signed, w, stride, nr, act, act_stride, n_tok, n, out, out_stride);
 }
@@ -302,7 +302,7 @@ QS_AMX void gemm_q5x16_amx(const uint8_t* w, size_t stride, int64_t nr, const ui
 // results stay bit-identical to it. Tiles are full (K = 64): two sub-blocks per product.
 
 // A product rounded on its own (the AVX-512 kernel's float steps, unfused).
-QS_AMX inline __m512 mul_rn(__m512 a, __m512 b) { return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+QS_TARGET_AMX inline __m512 mul_rn(__m512 a, __m512 b) { return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
 
 constexpr TileConfig make_q4k_config() {
   TileConfig c;
@@ -320,7 +320,7 @@ constexpr TileConfig kQ4KConfig = make_q4k_config();
 constexpr int kQ4KLines = 128;
 
 // q·s per byte, for q < 16 and s < 8 (every product fits its byte): even and odd bytes as 16-bit products.
-QS_AMX inline __m512i times(__m512i q, __m512i s) {
+QS_TARGET_AMX inline __m512i times(__m512i q, __m512i s) {
   const __m512i low_bytes = _mm512_set1_epi16(0x00FF);
   const __m512i even = _mm512_mullo_epi16(_mm512_and_si512(q, low_bytes), _mm512_and_si512(s, low_bytes));
   const __m512i odd = _mm512_mullo_epi16(_mm512_srli_epi16(q, 8), _mm512_srli_epi16(s, 8));
@@ -328,7 +328,7 @@ QS_AMX inline __m512i times(__m512i q, __m512i s) {
 }
 
 // Block `blk`'s two scaled copies into dst (kQ4KLines lines), made once per group.
-QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
+QS_TARGET_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), seven = _mm512_set1_epi8(7);
   const q4kx16::Scales scales = q4kx16::unpack_scales(blk);
   for (int j = 0; j < 8; ++j) {
@@ -363,7 +363,7 @@ QS_AMX inline void unpack_q4k_block(const uint8_t* blk, Line* dst) {
 // One token tile (the Q8_K rows of 16 tokens at a, a_stride apart; the first m real) against one
 // group; R as in tile_pass. Two blocks' tile work runs as one batch, then their epilogues.
 template <int R>
-QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
+QS_TARGET_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
                           size_t out_stride, bool first, const NextSlice& next) {
   alignas(64) int32_t c[4][kTok * kTok];
   __m512 acc[R];
@@ -413,7 +413,7 @@ QS_AMX void q4k_tile_pass(const uint8_t* grp, int64_t nb, Line* wq, const uint8_
     if (t < m) _mm512_storeu_ps(out + t * out_stride, acc[t]);
 }
 
-QS_AMX void q4k_tile_pass_any(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
+QS_TARGET_AMX void q4k_tile_pass_any(const uint8_t* grp, int64_t nb, Line* wq, const uint8_t* a, size_t a_stride, int64_t m, float* out,
                               size_t out_stride, bool first, const NextSlice& next) {
   switch ((m + 3) / 4) {
     case 1: return q4k_tile_pass<4>(grp, nb, wq, a, a_stride, m, out, out_stride, first, next);
@@ -423,7 +423,7 @@ QS_AMX void q4k_tile_pass_any(const uint8_t* grp, int64_t nb, Line* wq, const ui
   }
 }
 
-QS_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+QS_TARGET_AMX void gemm_q4kx16_amx(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                             int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   const GemmFn vnni = q4kx16_gemm_avx512();
   if (n_tok < kMinTokens) return vnni(w, stride, nr, act, act_stride, n_tok, n, out, out_stride);

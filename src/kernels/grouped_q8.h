@@ -16,8 +16,8 @@
 
 #include "kernels/prefetch.h"
 #include "tensor/fp16.h"
+#include "kernels/target.h"
 
-#define QS_GROUPED_Q8_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs::grouped_q8 {
 
@@ -26,7 +26,7 @@ struct Q8x16Layout {
   static constexpr size_t kBlockBytes = 512;
   static constexpr int32_t kOffset = 128;
   static int value(const uint8_t* blk, int r, int e) { return blk[64 * (e / 4) + 4 * r + e % 4]; }
-  QS_GROUPED_Q8_TARGET static void steps(const uint8_t* blk, __m512i w[8]) {
+  QS_TARGET_AVX512_VNNI static void steps(const uint8_t* blk, __m512i w[8]) {
     for (int s = 0; s < 8; ++s) w[s] = _mm512_loadu_si512(blk + 64 * s);
   }
 };
@@ -63,7 +63,7 @@ void gemm_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act
 // integer accumulators per token shorten the dependency chains; the integer sums are exact, so every
 // layout gives the same bits for the same weights.
 template <class Layout, int T>
-QS_GROUPED_Q8_TARGET inline void block_tokens(const uint8_t* grp, int64_t nb, int64_t k, const int8_t* const* xq,
+QS_TARGET_AVX512_VNNI inline void block_tokens(const uint8_t* grp, int64_t nb, int64_t k, const int8_t* const* xq,
                                               const float* const* xd, const int32_t* const* xs, size_t pfd, __m512* acc) {
   const auto* scales = reinterpret_cast<const uint16_t*>(grp);
   const uint8_t* blk = grp + 32 * nb + Layout::kBlockBytes * k;
@@ -90,9 +90,9 @@ QS_GROUPED_Q8_TARGET inline void block_tokens(const uint8_t* grp, int64_t nb, in
 }
 
 // G consecutive groups (group_bytes apart) against T tokens; the groups advance block by block
-// together (kDecodeStreams in prefetch.h).
+// together (kDecodeStreams in tuning.h).
 template <class Layout, int T, int G = 1>
-QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act,
+QS_TARGET_AVX512_VNNI inline void group_tokens(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act,
                                               size_t act_stride, int64_t n, float* out, size_t out_stride) {
   const int8_t* xq[T];
   const float* xd[T];
@@ -118,7 +118,7 @@ QS_GROUPED_Q8_TARGET inline void group_tokens(const uint8_t* grp, size_t group_b
 
 // GemmFn's contract over whole groups: up to 4 tokens share every weight load.
 template <class Layout>
-QS_GROUPED_Q8_TARGET void gemm_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+QS_TARGET_AVX512_VNNI void gemm_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                                       int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   const int64_t nb = n / 32;
   const size_t gb = 16 * stride;

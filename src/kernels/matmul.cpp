@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "kernels/ops.h"
+#include "kernels/plan.h"
 #include "kernels/prefetch.h"
-#include "kernels/q4k_x16.h"
 #include "kernels/q5_x16.h"
 #include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
+#include "kernels/tuning.h"
 #include "tensor/quants.h"
 
 namespace qs {
@@ -53,80 +54,51 @@ thread_local std::vector<uint8_t> tl_act;
 
 }  // namespace
 
-void matvec_st(const MatView& W, const float* x, float* y) {
+void matvec_st(const MatView& W, const float* x, float* y, PrefetchTrail* next) {
   // Float activations (Q4_K rounds them to 16 bits inside its kernel, q4k_mla.h): this serves MLA's
   // per-head up-projections, where rounding the latent to 8 bits moved the fixture logits ten times
   // more than all other products together.
-  const RowDotFn fn = W.layout == RowLayout::File ? row_dot_f32act_kernel(W.type) : nullptr;
+  const FloatDotFn fn = W.layout == RowLayout::File ? row_dot_f32act_kernel(W.type) : nullptr;
   if (!fn) return matvec_rows_dequant(W, x, y, 0, W.rows);
-  fn(W.data, W.row_stride, W.rows, x, W.cols, y);
-}
-
-const void* rows_query(const MatView& rows, const float* x, std::vector<uint8_t>& buf) {
-  if (!row_dot_kernel(rows)) return x;  // rows_dot_prepared_st dequantizes the rows instead
-  return prepare_act(act_format(rows), x, 1, rows.cols, buf);
-}
-
-void rows_dot_prepared_st(const MatView& rows, const void* query, float* y) {
-  const RowDotFn fn = row_dot_kernel(rows);
-  if (!fn) return matvec_rows_dequant(rows, static_cast<const float*>(query), y, 0, rows.rows);
-  fn(rows.data, rows.row_stride, rows.rows, query, rows.cols, y);
-}
-
-void rows_dot_st(const MatView& rows, const float* x, float* y) { rows_dot_prepared_st(rows, rows_query(rows, x, tl_act), y); }
-
-void rows_weighted_sum_st(const MatView& rows, const float* w, float* out) {
-  const RowsAxpyFn fn = rows_axpy_kernel(rows.type);
-  if (!fn) throw std::invalid_argument("no weighted-sum kernel for this cache type");
-  fn(rows.data, rows.row_stride, rows.rows, w, rows.cols, out);
+  fn(W.data, W.row_stride, W.rows, x, W.cols, y, next);
 }
 
 // Grouped layouts (Q8x16, Q4Kx16, Q5x16): the layout's kernel over ranges of 16-row groups, every token at once.
-void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
+static void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
   std::vector<uint8_t> buf;
   const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, n == 1 ? tl_act : buf));
   const size_t ab = act_bytes(f, W.cols);
   auto groups = [&](int64_t g0, int64_t g1, int) {
     gemm(W.row(16 * g0), W.row_stride, 16 * (g1 - g0), act, ab, n, W.cols, Y + 16 * g0, static_cast<size_t>(W.rows));
   };
-  if (n == 1 && W.rows * W.cols < 32768) return groups(0, W.rows / 16, 0);
+  if (n == 1 && W.rows * W.cols < tuning().single_thread_max_weights) return groups(0, W.rows / 16, 0);
   global_pool().parallel_for_dynamic(W.rows / 16, groups, min_claim_groups(n));
 }
 
-void matmul_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
-  matmul_grouped(W, X, n, Y, ActFormat::Q8_32Split, q8x16_gemm_kernel());
-}
-
-// Q4Kx16 takes Q8_K activations (256 per block, with sums of 16 for the mins).
-void matmul_q4kx16(const MatView& W, const float* X, int64_t n, float* Y) {
-  matmul_grouped(W, X, n, Y, ActFormat::Q8_K, q4kx16_gemm_kernel());
-}
-
-// Q5x16 shares Q8x16's activations; its kernel rebuilds the Q8x16 operands from 5-bit values.
-void matmul_q5x16(const MatView& W, const float* X, int64_t n, float* Y) {
-  matmul_grouped(W, X, n, Y, ActFormat::Q8_32Split, q5x16_gemm_kernel());
-}
-
-void matvec(const MatView& W, const float* x, float* y) {
-  if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, x, 1, y);
-  if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, x, 1, y);
-  if (W.layout == RowLayout::Q5x16) return matmul_q5x16(W, x, 1, y);
-  if (W.rows * W.cols < 32768) return matvec_st(W, x, y);
-  const RowDotFn fn = row_dot_kernel(W);
-  if (!fn) {
-    global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
-    return;
+// One token: the plan may keep a small product on the calling thread.
+static void matvec(const MatView& W, const float* x, float* y) {
+  const ProductPlan p = plan_product(W, 1, Threading::CallerIfSmall);
+  if (p.on_caller) return matvec_st(W, x, y);
+  switch (p.kind) {
+    case ProductPlan::Kind::Grouped:
+    case ProductPlan::Kind::ConvertedGrouped: return matmul_grouped(W, x, 1, y, p.act, p.gemm);
+    case ProductPlan::Kind::RowDot: {
+      const void* act = prepare_act(p.act, x, 1, W.cols, tl_act);
+      global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) {
+        p.row(W.row(r0), W.row_stride, r1 - r0, act, W.cols, y + r0);
+      });
+      return;
+    }
+    case ProductPlan::Kind::Dequantize:
+      global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) { matvec_rows_dequant(W, x, y, r0, r1); });
+      return;
   }
-  const void* act = prepare_act(act_format(W), x, 1, W.cols, tl_act);
-  global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) {
-    fn(W.row(r0), W.row_stride, r1 - r0, act, W.cols, y + r0);
-  });
 }
 
-void matvec_t_st(const MatView& W, const float* x, float* y) {
+void matvec_t_st(const MatView& W, const float* x, float* y, PrefetchTrail* next) {
   for (int64_t c = 0; c < W.cols; ++c) y[c] = 0.f;
   if (W.layout == RowLayout::File) {
-    if (const RowsAxpyFn fn = rows_axpy_kernel(W.type)) return fn(W.data, W.row_stride, W.rows, x, W.cols, y);
+    if (const RowsAxpyFn fn = rows_axpy_kernel(W.type)) return fn(W.data, W.row_stride, W.rows, x, W.cols, y, next);
   }
   std::vector<float> buf(W.type == GgmlType::F32 ? 0 : static_cast<size_t>(W.cols));
   for (int64_t r = 0; r < W.rows; ++r) {
@@ -139,24 +111,7 @@ void matvec_t_st(const MatView& W, const float* x, float* y) {
   }
 }
 
-// Batches of other quantized formats: convert each 16-row group to Q8x16 on the fly (one
-// dequantize + requantize per group, shared by every token of the batch), then the same kernel.
-// Requantizing a 4- or 5-bit weight to 8 bits adds ~1/30 of its own rounding error. Q4Kx16 has
-// its own exact grouped kernels (AMX for batches) and is never converted.
-// Q5x16's conversion is exact and cheap (no rounding, just unpacking): without AMX, large batches
-// get it (the Q8x16 kernel then reads each weight once for 4 tokens, unpacked once per group);
-// with AMX, Q5x16's own kernel unpacks straight into its tiles.
-constexpr int64_t kQ5x16ConvertMinTokens = 12;
-
-bool convertible_to_q8x16(const MatView& W, int64_t n) {
-  if (W.layout == RowLayout::Q5x16)
-    return n >= kQ5x16ConvertMinTokens && active_simd_level() >= SimdLevel::Avx512 && !q5x16_gemm_amx();
-  return n >= 8 && W.layout == RowLayout::File && W.rows % 16 == 0 && W.cols % 32 == 0 &&
-         W.type != GgmlType::F32 && W.type != GgmlType::F16 && W.type != GgmlType::BF16 &&
-         active_simd_level() >= SimdLevel::Avx512;
-}
-
-void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
+static void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
   std::vector<uint8_t> buf;
   const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_32Split, X, n, W.cols, buf));
   const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
@@ -169,37 +124,24 @@ void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* 
   });
 }
 
-const uint8_t* q8x16_group_of(const MatView& W, int64_t g) {
-  thread_local std::vector<float> f;
-  thread_local std::vector<uint8_t> grp;
-  grp.resize(16 * row_bytes(GgmlType::Q8_0, W.cols));
-  if (W.layout == RowLayout::Q5x16) {  // exact, without the float round trip
-    q5x16_group_to_q8x16(W.row(16 * g), W.cols, grp.data());
-    return grp.data();
-  }
-  f.resize(static_cast<size_t>(16 * W.cols));
-  for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
-  pack_group_from_float_avx512()(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
-  return grp.data();
-}
-
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (n == 1) return matvec(W, X, Y);
-  if (W.layout == RowLayout::Q8x16) return matmul_q8x16(W, X, n, Y);
-  if (convertible_to_q8x16(W, n)) return matmul_converted_q8x16(W, X, n, Y);
-  if (W.layout == RowLayout::Q4Kx16) return matmul_q4kx16(W, X, n, Y);
-  if (W.layout == RowLayout::Q5x16) return matmul_q5x16(W, X, n, Y);
+  const ProductPlan p = plan_product(W, n, Threading::Pool);
+  switch (p.kind) {
+    case ProductPlan::Kind::Grouped: return matmul_grouped(W, X, n, Y, p.act, p.gemm);
+    case ProductPlan::Kind::ConvertedGrouped: return matmul_converted_q8x16(W, X, n, Y);
+    case ProductPlan::Kind::RowDot: break;
+    case ProductPlan::Kind::Dequantize: break;
+  }
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
-  const RowDotFn fn = row_dot_kernel(W);
-  if (fn) {
-    const ActFormat f = act_format(W);
+  if (p.kind == ProductPlan::Kind::RowDot) {
     std::vector<uint8_t> buf;
-    const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, buf));
-    const size_t ab = act_bytes(f, W.cols);
+    const auto* act = static_cast<const uint8_t*>(prepare_act(p.act, X, n, W.cols, buf));
+    const size_t ab = act_bytes(p.act, W.cols);
     global_pool().parallel_for_dynamic(n_tiles, [&](int64_t t0, int64_t t1, int) {
       for (int64_t tile = t0; tile < t1; ++tile) {
         const int64_t r0 = tile * kRowTile, nr = std::min(kRowTile, W.rows - r0);
-        for (int64_t t = 0; t < n; ++t) fn(W.row(r0), W.row_stride, nr, act + t * ab, W.cols, Y + t * W.rows + r0);
+        for (int64_t t = 0; t < n; ++t) p.row(W.row(r0), W.row_stride, nr, act + t * ab, W.cols, Y + t * W.rows + r0);
       }
     });
     return;

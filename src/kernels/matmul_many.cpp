@@ -5,10 +5,8 @@
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
+#include "kernels/plan.h"
 #include "kernels/prefetch.h"
-#include "kernels/q4k_x16.h"
-#include "kernels/q5_x16.h"
-#include "kernels/qdot.h"
 #include "kernels/repack.h"
 #include "kernels/thread_pool.h"
 #include "tensor/quants.h"
@@ -19,49 +17,30 @@ namespace {
 
 constexpr int64_t kPieceRows = 16;  // whole Q8x16 groups
 
-// How one job's rows are computed, decided once before the parallel pass.
+// One job's kernel (plan.h) and its activations, decided before the parallel pass.
 struct Plan {
   const MatmulJob* job;
-  ActFormat fmt = ActFormat::None;
-  RowDotFn row_fn = nullptr;  // File layout with a direct kernel
-  GemmFn gemm_fn = nullptr;   // Q8x16 rows, or groups converted to Q8x16 on the fly
-  bool convert = false;
+  ProductPlan kernel;
   uint8_t* own_act = nullptr;  // activations this job quantizes (others may share them)
   const uint8_t* act = nullptr;
   size_t act_stride = 0;
   int64_t first_unit = 0, unit_per_piece = 1, pieces = 0;
 };
 
-void choose_kernel(Plan& p) {
-  const MatView& W = p.job->W;
-  if (W.layout == RowLayout::Q8x16 || convertible_to_q8x16(W, p.job->n)) {
-    p.fmt = ActFormat::Q8_32Split;
-    p.gemm_fn = q8x16_gemm_kernel();
-    p.convert = W.layout != RowLayout::Q8x16;
-  } else if (W.layout == RowLayout::Q4Kx16) {
-    p.fmt = ActFormat::Q8_K;
-    p.gemm_fn = q4kx16_gemm_kernel();
-  } else if (W.layout == RowLayout::Q5x16) {
-    p.fmt = ActFormat::Q8_32Split;
-    p.gemm_fn = q5x16_gemm_kernel();
-  } else if (W.layout == RowLayout::File && (p.row_fn = row_dot_kernel(W))) {
-    p.fmt = act_format(W);
-  }
-}
-
 // Pieces [lo, hi) of one job (one kernel call over all their rows where the layout allows).
 void run_pieces(const Plan& p, int64_t lo, int64_t hi) {
   const MatView& W = p.job->W;
   const int64_t n = p.job->n, r0 = lo * kPieceRows, r1 = std::min(W.rows, hi * kPieceRows), nr = r1 - r0;
   float* Y = p.job->Y;
-  if (p.gemm_fn && p.convert) {
+  const ProductPlan& k = p.kernel;
+  if (k.kind == ProductPlan::Kind::ConvertedGrouped) {
     for (int64_t g = lo; g < hi; ++g)
-      p.gemm_fn(q8x16_group_of(W, g), row_bytes(GgmlType::Q8_0, W.cols), kPieceRows, p.act, p.act_stride, n, W.cols,
-                Y + g * kPieceRows, static_cast<size_t>(W.rows));
-  } else if (p.gemm_fn) {
-    p.gemm_fn(W.row(r0), W.row_stride, nr, p.act, p.act_stride, n, W.cols, Y + r0, static_cast<size_t>(W.rows));
-  } else if (p.row_fn) {
-    for (int64_t t = 0; t < n; ++t) p.row_fn(W.row(r0), W.row_stride, nr, p.act + t * p.act_stride, W.cols, Y + t * W.rows + r0);
+      k.gemm(q8x16_group_of(W, g), row_bytes(GgmlType::Q8_0, W.cols), kPieceRows, p.act, p.act_stride, n, W.cols,
+             Y + g * kPieceRows, static_cast<size_t>(W.rows));
+  } else if (k.kind == ProductPlan::Kind::Grouped) {
+    k.gemm(W.row(r0), W.row_stride, nr, p.act, p.act_stride, n, W.cols, Y + r0, static_cast<size_t>(W.rows));
+  } else if (k.kind == ProductPlan::Kind::RowDot) {
+    for (int64_t t = 0; t < n; ++t) k.row(W.row(r0), W.row_stride, nr, p.act + t * p.act_stride, W.cols, Y + t * W.rows + r0);
   } else {  // no direct kernel: dequantize each row once, then float dots for every token
     std::vector<float> row(static_cast<size_t>(W.cols));
     for (int64_t r = r0; r < r1; ++r) {
@@ -77,15 +56,16 @@ void prepare_activations(std::vector<Plan>& plans, std::vector<std::unique_ptr<u
   for (size_t i = 0; i < plans.size(); ++i) {
     Plan& p = plans[i];
     const MatmulJob& j = *p.job;
-    if (p.fmt == ActFormat::None) continue;
-    p.act_stride = act_bytes(p.fmt, j.W.cols);
-    if (p.fmt == ActFormat::F32) {
+    const ActFormat fmt = p.kernel.act;
+    if (fmt == ActFormat::None) continue;
+    p.act_stride = act_bytes(fmt, j.W.cols);
+    if (fmt == ActFormat::F32) {
       p.act = reinterpret_cast<const uint8_t*>(j.X);
       continue;
     }
     // The same input in the same format (gate and up of one expert) is quantized once.
     for (size_t k = 0; k < i && !p.act; ++k)
-      if (plans[k].job->X == j.X && plans[k].job->n == j.n && plans[k].fmt == p.fmt && plans[k].job->W.cols == j.W.cols)
+      if (plans[k].job->X == j.X && plans[k].job->n == j.n && plans[k].kernel.act == fmt && plans[k].job->W.cols == j.W.cols)
         p.act = plans[k].act;
     if (p.act) continue;
     bufs.emplace_back(new uint8_t[p.act_stride * j.n]);
@@ -96,7 +76,7 @@ void prepare_activations(std::vector<Plan>& plans, std::vector<std::unique_ptr<u
     for (int64_t i = b; i < e; ++i) {
       const Plan& p = *rows[i].first;
       const int64_t t = rows[i].second, cols = p.job->W.cols;
-      quantize_act(p.fmt, p.job->X + t * cols, p.own_act + t * p.act_stride, cols);
+      quantize_act(p.kernel.act, p.job->X + t * cols, p.own_act + t * p.act_stride, cols);
     }
   };
   if (rows.size() > 8) global_pool().parallel_for(static_cast<int64_t>(rows.size()), quantize);
@@ -111,7 +91,7 @@ void matmul_many(const std::vector<MatmulJob>& jobs) {
   for (size_t i = 0; i < jobs.size(); ++i) {
     Plan& p = plans[i];
     p.job = &jobs[i];
-    choose_kernel(p);
+    p.kernel = plan_product(jobs[i].W, jobs[i].n, Threading::Pool);
     // Pieces are dealt out by cost (tokens × stored bytes per row), so experts with more routed
     // tokens, or a shared expert stored in fewer bits than the routed ones, do not leave one thread
     // finishing alone.

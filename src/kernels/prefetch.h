@@ -5,32 +5,13 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
+
+#include "kernels/tuning.h"
 
 namespace qs {
 
-// Bytes ahead of the current read position: QIUSUO_PREFETCH (0 turns it off), default 1280 —
-// 640 to 2560 measured alike in bench_kernels' grouped decode case on a 2-core Sapphire Rapids slice.
-// The Q4Kx16 decode kernel asks 2.4× as far (q4k_x16.cpp).
-inline size_t prefetch_distance() {
-  static const size_t d = [] {
-    const char* env = std::getenv("QIUSUO_PREFETCH");
-    const long v = env ? std::atol(env) : 1280;
-    return v < 0 ? size_t{0} : static_cast<size_t>(std::min(v, 1L << 16));
-  }();
-  return d;
-}
-
-// 16-row groups a one-token (decode) kernel reads side by side, block by block: two read streams
-// per thread instead of one keep more lines in flight (the hardware streamer runs ahead in every
-// page being read). Q4_K bench model decode +2.5%; 3 or 4 streams measured 5% slower than one,
-// though a bare read loop gains up to 20% from 4.
-constexpr int kDecodeStreams = 2;
-
-// Fewest 16-row groups a thread claims at once in a grouped product of n_tok tokens: two decode
-// calls' worth for one token (the kernels read groups side by side), longer runs for batches (the
-// AMX kernels prefetch the next group within a call).
-constexpr int64_t min_claim_groups(int64_t n_tok) { return n_tok == 1 ? 2 * kDecodeStreams : 8; }
+// Bytes ahead of the current read position (tuning.h).
+inline size_t prefetch_distance() { return tuning().prefetch_bytes; }
 
 // `lines` 64-byte lines from p into L1 (a hint: addresses past the data never fault).
 inline void prefetch_lines(const void* p, int lines) {
@@ -58,9 +39,8 @@ struct PrefetchTrail {
   const uint8_t* next = nullptr;
   size_t left = 0;
 };
-inline thread_local PrefetchTrail t_prefetch_trail;
-
-inline void prefetch_later(const void* p, size_t bytes) { t_prefetch_trail = {static_cast<const uint8_t*>(p), bytes}; }
+// The trail over a view's rows (empty for an empty view).
+inline PrefetchTrail trail_of(const uint8_t* data, size_t bytes) { return {data, data ? bytes : 0}; }
 
 inline void prefetch_later_step(PrefetchTrail& t, int lines) {
   for (int l = 0; l < lines && t.left != 0; ++l) {

@@ -15,8 +15,8 @@
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
 #include "tensor/quants.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs {
 
@@ -47,8 +47,7 @@ inline int nibble(const block_q4_K& b, int e) {  // value e (0..255) of a block
 
 }  // namespace
 
-void dot_q4_K_x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
-  const auto* x = static_cast<const float*>(act);
+void dot_q4_K_x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out, PrefetchTrail*) {
   const int64_t nsb = n / 32;
   std::vector<int16_t> xq(static_cast<size_t>(n));
   std::vector<float> xs(static_cast<size_t>(nsb)), xsum(static_cast<size_t>(nsb));
@@ -80,7 +79,8 @@ void dot_q4_K_x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const void
   }
 }
 
-void axpy_q4_K_y16_scalar(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+void axpy_q4_K_y16_scalar(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                          PrefetchTrail*) {
   const int64_t nsb = n / 32;
   const auto block = [&](int64_t r, int64_t k) -> const block_q4_K& {
     return reinterpret_cast<const block_q4_K*>(rows + r * stride)[k];
@@ -107,11 +107,11 @@ void axpy_q4_K_y16_scalar(const uint8_t* rows, size_t stride, int64_t nr, const 
 
 namespace {
 
-QS_TARGET inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+QS_TARGET_AVX512_VNNI inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
 // A block's 8 sub-block factors d·sc_j and dmin·m_j, times w. The 6-bit fields are unpacked four at
 // a time in 32-bit words (what get_scale_min_k4 does one by one) and scaled 8 lanes at a time.
-QS_TARGET inline void q4k_factors(const block_q4_K& b, float w, float* sc, float* mn) {
+QS_TARGET_AVX512_VNNI inline void q4k_factors(const block_q4_K& b, float w, float* sc, float* mn) {
   constexpr uint32_t k6 = 0x3F3F3F3Fu, k4 = 0x0F0F0F0Fu, k2 = 0x03030303u;
   uint32_t u[3];
   std::memcpy(u, b.scales, 12);
@@ -123,7 +123,7 @@ QS_TARGET inline void q4k_factors(const block_q4_K& b, float w, float* sc, float
   _mm256_storeu_ps(mn, _mm256_mul_ps(_mm256_set1_ps(w * h2f(b.dmin)), m));
 }
 
-QS_TARGET inline float hsum256(__m256 v) {
+QS_TARGET_AVX512_VNNI inline float hsum256(__m256 v) {
   const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   return _mm_cvtss_f32(_mm_hadd_ps(_mm_hadd_ps(s, s), _mm_hadd_ps(s, s)));
 }
@@ -133,8 +133,8 @@ QS_TARGET inline float hsum256(__m256 v) {
 // Per row and block: 32 bytes of nibbles widen to 32 words (low nibbles: sub-block 2g, high: 2g+1);
 // `vpmaddwd` against the 16-bit activations leaves 16 pair sums per sub-block, converted and scaled
 // by d·sc_j·(the activations' scale) — 9 operations per 64 weights where the float kernel took ~20.
-QS_TARGET void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
-  const auto* x = static_cast<const float*>(act);
+QS_TARGET_AVX512_VNNI void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out,
+                                               PrefetchTrail* next) {
   const int64_t nsb = n / 32;
   thread_local std::vector<int16_t> xq;
   thread_local std::vector<float> xs, xsum;
@@ -153,7 +153,8 @@ QS_TARGET void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, 
   const __m512i m4 = _mm512_set1_epi16(0x0F);
   const bool prefetch = prefetch_distance() != 0;
   const int lines = row_lines(stride);
-  PrefetchTrail& trail = t_prefetch_trail;
+  PrefetchTrail none;
+  PrefetchTrail& trail = next ? *next : none;
   const int64_t ahead = rows_ahead(stride);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q4_K*>(w + r * stride);
@@ -184,7 +185,8 @@ QS_TARGET void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, 
 // per sub-block over all rows — one broadcast dword. 256 columns' int32 sums stay in 16 registers
 // over all rows (|sum| ≤ rows·15·32767, exact for up to 4,369 rows); the interleave's column order
 // is undone once at the end.
-QS_TARGET void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                                                PrefetchTrail* next) {
   const int64_t nsb = n / 32, np = (nr + 1) / 2;
   const auto block = [rows, stride](int64_t r, int64_t k) -> const block_q4_K& {
     return reinterpret_cast<const block_q4_K*>(rows + r * stride)[k];
@@ -201,7 +203,8 @@ QS_TARGET void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t 
   // cache (128 rows of 512 columns: 36 KB). The products then prefetch what the caller names next.
   const bool prefetch = prefetch_distance() != 0;
   const int lines = row_lines(stride);
-  PrefetchTrail& trail = t_prefetch_trail;
+  PrefetchTrail none;
+  PrefetchTrail& trail = next ? *next : none;
   for (int64_t r = 0; r < nr; ++r)
     for (int64_t k = 0; k < n / QK_K; ++k) {
       if (prefetch && k == 0 && r + 4 < nr) prefetch_lines(rows + (r + 4) * stride, lines);

@@ -12,14 +12,18 @@
 
 namespace qs {
 
+struct PrefetchTrail;  // prefetch.h: the rows the caller reads next (may be null)
+
 // out[r] = Σ_c W[r][c]·x[c] for nr Q4_K rows of n columns (n a multiple of 256); x: n floats.
-void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, const void* x, int64_t n, float* out);
+void dot_q4_K_x16_avx512(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out, PrefetchTrail* next);
 // out[c] += Σ_r wts[r]·W[r][c] over nr Q4_K rows of n columns.
-void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out);
+void axpy_q4_K_y16_avx512(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                          PrefetchTrail* next);
 
 // The same arithmetic in plain C++ (the same 16-bit values and exact integer sums; only the order of
 // float additions differs), for the tests.
-void dot_q4_K_x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const void* x, int64_t n, float* out);
-void axpy_q4_K_y16_scalar(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out);
+void dot_q4_K_x16_scalar(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out, PrefetchTrail* next);
+void axpy_q4_K_y16_scalar(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                          PrefetchTrail* next);
 
 }  // namespace qs

@@ -14,8 +14,8 @@
 #include "kernels/q4k_x16_scales.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs {
 
@@ -31,7 +31,7 @@ inline void row_scales(const uint8_t* blk, int lane, uint8_t scales[12]) {
 
 // A product rounded on its own: GCC may fuse a plain _mm512_mul_ps with a following add into an
 // FMA, whose single rounding would differ from the scalar reference.
-QS_TARGET inline __m512 mul_rn(__m512 a, __m512 b) {
+QS_TARGET_AVX512_VNNI inline __m512 mul_rn(__m512 a, __m512 b) {
   return _mm512_mul_round_ps(a, b, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
 }
 
@@ -131,7 +131,7 @@ void gemm_q4kx16_scalar(const uint8_t* w, size_t stride, int64_t nr, const uint8
   }
 }
 
-QS_TARGET inline __m512i bcast4(const int8_t* p) {
+QS_TARGET_AVX512_VNNI inline __m512i bcast4(const int8_t* p) {
   int32_t v;
   std::memcpy(&v, p, 4);
   return _mm512_set1_epi32(v);
@@ -148,7 +148,7 @@ QS_TARGET inline __m512i bcast4(const int8_t* p) {
 // |Σ 16 nibbles · x| ≤ 16·15·128 fits in int16 (the lane's high half is its sign extension).
 // Against mullo + adds this takes the kernel from ~125 to ~95 port-0 operations per block.
 template <int T>
-QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* a, int64_t k, size_t pfd, __m512* acc) {
+QS_TARGET_AVX512_VNNI inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* a, int64_t k, size_t pfd, __m512* acc) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), m4h = _mm512_set1_epi8(static_cast<char>(0xF0));
   if (pfd) prefetch_lines(blk + pfd, kQuants / 64);
   const Scales scales = unpack_scales(blk);
@@ -198,19 +198,17 @@ QS_TARGET inline void q4kx16_block(const uint8_t* blk, const block_q8_K* const* 
 
 // G consecutive groups (group_bytes apart) against T tokens, each weight load serving all tokens.
 // The groups advance block by block together: G read streams in flight per thread instead of one
-// (see kDecodeStreams in prefetch.h).
+// (see kDecodeStreams in tuning.h).
 template <int T, int G>
-QS_TARGET inline void q4kx16_groups(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act, size_t act_stride,
+QS_TARGET_AVX512_VNNI inline void q4kx16_groups(const uint8_t* grp, size_t group_bytes, int64_t nb, const uint8_t* act, size_t act_stride,
                                     float* out, size_t out_stride) {
   const block_q8_K* a[T];
   for (int t = 0; t < T; ++t) a[t] = reinterpret_cast<const block_q8_K*>(act + t * act_stride);
   __m512 acc[G][T];
   for (int g = 0; g < G; ++g)
     for (int t = 0; t < T; ++t) acc[g][t] = _mm512_setzero_ps();
-  // 2.4× the common distance (3,072 bytes by default) once the next groups' heads are prefetched
-  // too: Q4_K tg128 +2.6%, +8% from memory in bench_kernels; the Q8x16 kernel slowed at that
-  // distance (Q8_0 tg128 −2.5%), so it stays per layout.
-  const size_t pfd = prefetch_distance() * 12 / 5;
+  // Farther than the common distance (tuning.h): the Q8x16 kernel slowed at this one.
+  const size_t pfd = prefetch_distance() * static_cast<size_t>(tuning().q4kx16_prefetch_percent) / 100;
   const int64_t head_lines = static_cast<int64_t>(pfd) / 64;  // the scales are inside each block
   const int64_t per_block = (head_lines + nb - 1) / nb;
   for (int64_t k = 0; k < nb; ++k) {
@@ -221,7 +219,7 @@ QS_TARGET inline void q4kx16_groups(const uint8_t* grp, size_t group_bytes, int6
     for (int t = 0; t < T; ++t) _mm512_storeu_ps(out + t * out_stride + 16 * g, acc[g][t]);
 }
 
-QS_TARGET void gemm_q4kx16_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
+QS_TARGET_AVX512_VNNI void gemm_q4kx16_avx512(const uint8_t* w, size_t stride, int64_t nr, const uint8_t* act, size_t act_stride,
                                   int64_t n_tok, int64_t n, float* out, size_t out_stride) {
   const int64_t nb = n / QK_K;
   const size_t gb = 16 * stride;

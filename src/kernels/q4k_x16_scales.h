@@ -11,8 +11,8 @@
 #include <cstdint>
 
 #include "kernels/q4k_x16.h"
+#include "kernels/target.h"
 
-#define QS_Q4KX16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs::q4kx16 {
 
@@ -20,7 +20,7 @@ struct Scales {
   __m512i sc[2], mn[2];
 };
 
-QS_Q4KX16_TARGET inline Scales unpack_scales(const uint8_t* blk) {
+QS_TARGET_AVX512_VNNI inline Scales unpack_scales(const uint8_t* blk) {
   const __m512i w0 = _mm512_loadu_si512(blk + kScales), w1 = _mm512_loadu_si512(blk + kScales + 64),
                 w2 = _mm512_loadu_si512(blk + kScales + 128);
   const __m512i k6 = _mm512_set1_epi8(0x3F), k4 = _mm512_set1_epi8(0x0F), top = _mm512_set1_epi8(0x30);
@@ -57,17 +57,17 @@ constexpr ShuffleIndices make_shuffle_indices() {
 inline constexpr ShuffleIndices kShuffle = make_shuffle_indices();
 
 // Scale j of row r, widened to the 32-bit lane r.
-QS_Q4KX16_TARGET inline __m512i scale_lanes(const Scales& s, int j) {
+QS_TARGET_AVX512_VNNI inline __m512i scale_lanes(const Scales& s, int j) {
   return _mm512_shuffle_epi8(s.sc[j / 4], _mm512_load_si512(kShuffle.lane[j % 4]));
 }
 
 // Scale j of row r in all four bytes of lane r (for byte-wise products).
-QS_Q4KX16_TARGET inline __m512i scale_bytes(const Scales& s, int j) {
+QS_TARGET_AVX512_VNNI inline __m512i scale_bytes(const Scales& s, int j) {
   return _mm512_shuffle_epi8(s.sc[j / 4], _mm512_load_si512(kShuffle.bytes[j % 4]));
 }
 
 // Mins 2p and 2p+1 of row r as the two 16-bit halves of lane r (for vpdpwssd against two bsums).
-QS_Q4KX16_TARGET inline __m512i min_pair(const Scales& s, int p) {
+QS_TARGET_AVX512_VNNI inline __m512i min_pair(const Scales& s, int p) {
   return _mm512_shuffle_epi8(s.mn[p / 2], _mm512_load_si512(kShuffle.pair[p % 2]));
 }
 

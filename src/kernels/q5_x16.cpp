@@ -16,8 +16,8 @@
 #include "kernels/grouped_q8.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs {
 
@@ -75,7 +75,7 @@ void q5x16_row_to_float(const uint8_t* grp, int lane, int64_t cols, float* out) 
 namespace {
 
 // One block's 8 Q8x16 steps as unsigned 5-bit values (see the layout at the top).
-QS_TARGET inline void q5_steps(const uint8_t* blk, __m512i w[8]) {
+QS_TARGET_AVX512_VNNI inline void q5_steps(const uint8_t* blk, __m512i w[8]) {
   const __m512i m4 = _mm512_set1_epi8(0x0F), b16 = _mm512_set1_epi8(16);
   const __m512i high = _mm512_loadu_si512(blk + kHigh);
 #pragma GCC unroll 4
@@ -87,7 +87,7 @@ QS_TARGET inline void q5_steps(const uint8_t* blk, __m512i w[8]) {
   }
 }
 
-QS_TARGET void group_to_q8x16_avx512(const uint8_t* grp, int64_t nb, uint8_t* out) {
+QS_TARGET_AVX512_VNNI void group_to_q8x16_avx512(const uint8_t* grp, int64_t nb, uint8_t* out) {
   std::memcpy(out, grp, static_cast<size_t>(32 * nb));  // the scales, unchanged
   const uint8_t* quants = grp + 32 * nb;
   uint8_t* q8 = out + 32 * nb;
@@ -99,7 +99,7 @@ QS_TARGET void group_to_q8x16_avx512(const uint8_t* grp, int64_t nb, uint8_t* ou
   }
 }
 
-QS_TARGET void blocks_to_signed_avx512(const uint8_t* quants, int64_t blocks, uint8_t* dst) {
+QS_TARGET_AVX512_VNNI void blocks_to_signed_avx512(const uint8_t* quants, int64_t blocks, uint8_t* dst) {
   const __m512i minus16 = _mm512_set1_epi8(-16);
   for (int64_t k = 0; k < blocks; ++k) {
     __m512i w[8];
@@ -134,7 +134,7 @@ struct Q5x16Layout {
   static constexpr size_t kBlockBytes = kQuantBytes;
   static constexpr int32_t kOffset = 16;
   static int value(const uint8_t* blk, int r, int e) { return q5x16_quant(blk, r, e); }
-  QS_TARGET static void steps(const uint8_t* blk, __m512i w[8]) { q5_steps(blk, w); }
+  QS_TARGET_AVX512_VNNI static void steps(const uint8_t* blk, __m512i w[8]) { q5_steps(blk, w); }
 };
 
 }  // namespace

@@ -113,10 +113,10 @@ RowDotFn row_dot_kernel(GgmlType w, SimdLevel level) {
   return fn;
 }
 
-RowDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level) {
-  RowDotFn fn = nullptr;
+FloatDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level) {
+  FloatDotFn fn = nullptr;
   if (level >= SimdLevel::Avx512) fn = row_dot_f32act_avx512(w);
-  if (!fn && level >= SimdLevel::Avx2 && act_format(w) == ActFormat::F32) fn = row_dot_avx2(w);
+  if (!fn && level >= SimdLevel::Avx2) fn = row_dot_f32act_avx2(w);
   if (!fn) fn = row_dot_f32act_scalar(w);
   return fn;
 }

@@ -13,6 +13,8 @@
 
 namespace qs {
 
+struct PrefetchTrail;  // prefetch.h
+
 enum class ActFormat {
   None,   // no direct kernel: dequantize rows and use the float path
   F32,    // float activations
@@ -46,11 +48,20 @@ inline RowDotFn row_dot_kernel(const MatView& w) { return row_dot_kernel(w, acti
 
 // Row dots against float activations whatever the weight type's own activation format: the float
 // types' kernels, Q8_0 rows converted in registers, Q4_K against 16-bit roundings of them at AVX-512
-// (q4k_mla.h) — MLA's up-projections. nullptr for others.
-RowDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level);
-inline RowDotFn row_dot_f32act_kernel(GgmlType w) { return row_dot_f32act_kernel(w, active_simd_level()); }
-RowDotFn row_dot_f32act_scalar(GgmlType w);
-RowDotFn row_dot_f32act_avx512(GgmlType w);
+// (q4k_mla.h) — MLA's up-projections. nullptr for others. `next` (may be null) names the rows the
+// caller reads after these: the Q8_0/Q4_K kernels prefetch them once past their own last rows.
+using FloatDotFn = void (*)(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out,
+                            PrefetchTrail* next);
+FloatDotFn row_dot_f32act_kernel(GgmlType w, SimdLevel level);
+// A float-type kernel (its activations are floats already) as a FloatDotFn.
+template <RowDotFn F>
+void float_dot(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out, PrefetchTrail*) {
+  F(w, stride, nr, x, n, out);
+}
+inline FloatDotFn row_dot_f32act_kernel(GgmlType w) { return row_dot_f32act_kernel(w, active_simd_level()); }
+FloatDotFn row_dot_f32act_scalar(GgmlType w);
+FloatDotFn row_dot_f32act_avx2(GgmlType w);
+FloatDotFn row_dot_f32act_avx512(GgmlType w);
 
 // Several activation vectors at once against Q8x16 rows (nr a multiple of 16):
 // out[t·out_stride + r] = row r · act_t, act_t at act + t·act_stride.
@@ -73,9 +84,11 @@ QuantActFn quant_act_q8a_avx512();
 QuantActFn quant_act_q8k_avx512();
 PackGroupFn pack_group_from_float_avx512();
 
-// out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values).
-// Float formats and Q8_0; rows are `stride` bytes apart and n elements long.
-using RowsAxpyFn = void (*)(const uint8_t* rows, size_t stride, int64_t nr, const float* weights, int64_t n, float* out);
+// out[c] += Σ_r weights[r] · row_r[c] over nr rows (attention's weighted sum of cached values, MLA's
+// transposed per-head products). Float formats, Q8_0 and Q4_K; rows are `stride` bytes apart and n
+// elements long; `next` as for FloatDotFn.
+using RowsAxpyFn = void (*)(const uint8_t* rows, size_t stride, int64_t nr, const float* weights, int64_t n, float* out,
+                            PrefetchTrail* next);
 RowsAxpyFn rows_axpy_kernel(GgmlType t, SimdLevel level);
 inline RowsAxpyFn rows_axpy_kernel(GgmlType t) { return rows_axpy_kernel(t, active_simd_level()); }
 RowsAxpyFn rows_axpy_scalar(GgmlType t);

@@ -7,31 +7,31 @@
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx2,fma,f16c")))
 
 namespace qs {
 
 namespace {
 
 // Hardware half->float (F16C); the portable fp16_to_f32 is far too slow for per-block scales.
-QS_TARGET inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+QS_TARGET_AVX2 inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-QS_TARGET inline float hsum(__m256 v) {
+QS_TARGET_AVX2 inline float hsum(__m256 v) {
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_movehdup_ps(s));
   return _mm_cvtss_f32(s);
 }
 
-QS_TARGET inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+QS_TARGET_AVX2 inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
 // Σ of unsigned×signed byte products into 8 int32 lanes (pairs can't saturate: |u|·|s|·2 < 2^15 here).
-QS_TARGET inline __m256i dot_u8s8(__m256i u, __m256i s) {
+QS_TARGET_AVX2 inline __m256i dot_u8s8(__m256i u, __m256i s) {
   return _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1));
 }
 
-QS_TARGET void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* row = reinterpret_cast<const float*>(w + r * stride);
@@ -48,14 +48,14 @@ QS_TARGET void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* 
 }
 
 template <bool kBf16>
-QS_TARGET inline __m256 load_half(const uint16_t* p) {
+QS_TARGET_AVX2 inline __m256 load_half(const uint16_t* p) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
   if constexpr (kBf16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
   else return _mm256_cvtph_ps(v);
 }
 
 template <bool kBf16>
-QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* row = reinterpret_cast<const uint16_t*>(w + r * stride);
@@ -71,7 +71,7 @@ QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
-QS_TARGET void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const BlockQ8A*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
@@ -85,14 +85,14 @@ QS_TARGET void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
-QS_TARGET inline __m256i unpack_nibbles16(const uint8_t* q) {
+QS_TARGET_AVX2 inline __m256i unpack_nibbles16(const uint8_t* q) {
   const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
   const __m128i m4 = _mm_set1_epi8(0x0F);
   return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(v, 4), m4), _mm_and_si128(v, m4));
 }
 
 // Bit j of a 32-bit mask -> byte j = 0xFF.
-QS_TARGET inline __m256i bytes_from_bits(uint32_t bits) {
+QS_TARGET_AVX2 inline __m256i bytes_from_bits(uint32_t bits) {
   const __m256i shuf = _mm256_setr_epi64x(0x0000000000000000, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303);
   const __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
   const __m256i bit = _mm256_set1_epi64x(static_cast<long long>(0x8040201008040201ull));
@@ -100,7 +100,7 @@ QS_TARGET inline __m256i bytes_from_bits(uint32_t bits) {
 }
 
 template <bool kFive>
-QS_TARGET void dot_q4q5_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_q4q5_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const BlockQ8A*>(act);
   constexpr int kOff = kFive ? 16 : 8;
   for (int64_t r = 0; r < nr; ++r) {
@@ -129,7 +129,7 @@ QS_TARGET void dot_q4q5_0(const uint8_t* w, size_t stride, int64_t nr, const voi
   }
 }
 
-QS_TARGET void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const block_q8_K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   for (int64_t r = 0; r < nr; ++r) {
@@ -156,7 +156,7 @@ QS_TARGET void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
-QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX2 void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const block_q8_K*>(act);
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
   for (int64_t r = 0; r < nr; ++r) {
@@ -195,6 +195,15 @@ QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void*
 }
 
 }  // namespace
+
+FloatDotFn row_dot_f32act_avx2(GgmlType w) {
+  switch (w) {
+    case GgmlType::F32: return float_dot<dot_f32>;
+    case GgmlType::F16: return float_dot<dot_half<false>>;
+    case GgmlType::BF16: return float_dot<dot_half<true>>;
+    default: return nullptr;
+  }
+}
 
 RowDotFn row_dot_avx2(GgmlType w) {
   switch (w) {

@@ -13,27 +13,27 @@
 #include "kernels/qdot.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,avx2,fma,f16c")))
 
 namespace qs {
 
 namespace {
 
 // Hardware half->float (F16C); the portable fp16_to_f32 is far too slow for per-block scales.
-QS_TARGET inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
+QS_TARGET_AVX512_VNNI inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
 
-QS_TARGET inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
+QS_TARGET_AVX512_VNNI inline float hsum(__m512 v) { return _mm512_reduce_add_ps(v); }
 
 // Two 256-bit halves from unaligned addresses into one 512-bit register.
-QS_TARGET inline __m512i join(__m256i lo, __m256i hi) {
+QS_TARGET_AVX512_VNNI inline __m512i join(__m256i lo, __m256i hi) {
   return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
-QS_TARGET inline __m512 join_scale(float lo, float hi) {
+QS_TARGET_AVX512_VNNI inline __m512 join_scale(float lo, float hi) {
   return _mm512_mask_blend_ps(0xFF00, _mm512_set1_ps(lo), _mm512_set1_ps(hi));
 }
 
-QS_TARGET void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* row = reinterpret_cast<const float*>(w + r * stride);
@@ -50,16 +50,16 @@ QS_TARGET void dot_f32(const uint8_t* w, size_t stride, int64_t nr, const void* 
   }
 }
 
-QS_TARGET inline __m512 load_f16(const uint16_t* p) {
+QS_TARGET_AVX512_VNNI inline __m512 load_f16(const uint16_t* p) {
   return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
-QS_TARGET inline __m512 load_bf16(const uint16_t* p) {
+QS_TARGET_AVX512_VNNI inline __m512 load_bf16(const uint16_t* p) {
   const __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
   return _mm512_castsi512_ps(_mm512_slli_epi32(v, 16));
 }
 
 template <bool kBf16>
-QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     const auto* row = reinterpret_cast<const uint16_t*>(w + r * stride);
@@ -80,15 +80,15 @@ QS_TARGET void dot_half(const uint8_t* w, size_t stride, int64_t nr, const void*
 }
 
 // Σ w·x over 64 signed bytes: VNNI multiplies unsigned by signed, so move w's sign onto x.
-QS_TARGET inline __m512i dot_s8(__m512i w, __m512i x) {
+QS_TARGET_AVX512_VNNI inline __m512i dot_s8(__m512i w, __m512i x) {
   const __mmask64 neg = _mm512_movepi8_mask(w);
   const __m512i sx = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
   return _mm512_dpbusd_epi32(_mm512_setzero_si512(), _mm512_abs_epi8(w), sx);
 }
 
-QS_TARGET inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
+QS_TARGET_AVX512_VNNI inline __m256i load256(const void* p) { return _mm256_loadu_si256(static_cast<const __m256i*>(p)); }
 
-QS_TARGET void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const BlockQ8A*>(act);
   const int64_t nb = n / 32;
   for (int64_t r = 0; r < nr; ++r) {
@@ -110,7 +110,7 @@ QS_TARGET void dot_q8_0(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
-QS_TARGET void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const block_q8_K*>(act);
   const int64_t nb = n / QK_K;
   const __m256i m4 = _mm256_set1_epi8(0x0F);
@@ -157,7 +157,7 @@ QS_TARGET void dot_q4_K(const uint8_t* w, size_t stride, int64_t nr, const void*
   }
 }
 
-QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
   const auto* a = static_cast<const block_q8_K*>(act);
   const int64_t nb = n / QK_K;
   const __m256i m4 = _mm256_set1_epi8(0x0F), m2 = _mm256_set1_epi8(0x03);
@@ -204,7 +204,8 @@ QS_TARGET void dot_q6_K(const uint8_t* w, size_t stride, int64_t nr, const void*
 }
 
 template <bool kBf16>
-QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                                          PrefetchTrail*) {
   int64_t i = 0;
   // Columns in register-sized strips so each output strip is loaded and stored once. Wide strips
   // first: MLA's absorbed decode runs this over 16-bit weights read from memory (W_UK rows of 512),
@@ -257,7 +258,7 @@ QS_TARGET void axpy_rows_half(const uint8_t* rows, size_t stride, int64_t nr, co
 }
 
 // One block of 32 floats -> 32 int8, its scale and its sum.
-QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int32_t* sum_out) {
+QS_TARGET_AVX512_VNNI inline void quant_block32(const float* x, int8_t* q, float* d_out, int32_t* sum_out) {
   const __m512 a = _mm512_loadu_ps(x), b = _mm512_loadu_ps(x + 16);
   const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a), _mm512_abs_ps(b)));
   const float d = amax / 127.f;
@@ -273,7 +274,7 @@ QS_TARGET inline void quant_block32(const float* x, int8_t* q, float* d_out, int
   *sum_out = _mm512_reduce_add_epi32(_mm512_add_epi32(qa, qb));
 }
 
-QS_TARGET void quant_act_q8split(const float* x, void* dst, int64_t n) {
+QS_TARGET_AVX512_VNNI void quant_act_q8split(const float* x, void* dst, int64_t n) {
   auto* qs = static_cast<int8_t*>(dst);
   auto* d = reinterpret_cast<float*>(qs + n);
   auto* sum = reinterpret_cast<int32_t*>(d + n / 32);
@@ -281,7 +282,7 @@ QS_TARGET void quant_act_q8split(const float* x, void* dst, int64_t n) {
 }
 
 // 16 float rows -> one Q8x16 group (Q8_0 rounding: scale amax/127 stored as fp16).
-QS_TARGET void pack_group_from_float(const float* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
+QS_TARGET_AVX512_VNNI void pack_group_from_float(const float* rows, size_t row_stride, int64_t cols, uint8_t* grp) {
   const int64_t nb = cols / 32;
   auto* scales = reinterpret_cast<uint16_t*>(grp);
   uint8_t* quants = grp + 32 * nb;
@@ -304,14 +305,14 @@ QS_TARGET void pack_group_from_float(const float* rows, size_t row_stride, int64
   }
 }
 
-QS_TARGET void quant_act_q8a(const float* x, void* dst, int64_t n) {
+QS_TARGET_AVX512_VNNI void quant_act_q8a(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<BlockQ8A*>(dst);
   for (int64_t k = 0; k < n / 32; ++k) quant_block32(x + 32 * k, y[k].qs, &y[k].d, &y[k].sum);
 }
 
 // Q8_K exactly as the reference: scale from the signed value of largest magnitude (its first
 // occurrence), -127/max, round to nearest even, clamp at 127, sums of 16.
-QS_TARGET void quant_act_q8k(const float* x, void* dst, int64_t n) {
+QS_TARGET_AVX512_VNNI void quant_act_q8k(const float* x, void* dst, int64_t n) {
   auto* y = static_cast<block_q8_K*>(dst);
   for (int64_t i = 0; i < n / QK_K; ++i, x += QK_K) {
     __m512 am = _mm512_setzero_ps();
@@ -356,18 +357,19 @@ GemmFn q8x16_gemm_avx512() { return grouped_q8::gemm_avx512<grouped_q8::Q8x16Lay
 namespace {
 
 // 16 int8 quants as floats.
-QS_TARGET inline __m512 q8_to_ps(const int8_t* q) {
+QS_TARGET_AVX512_VNNI inline __m512 q8_to_ps(const int8_t* q) {
   return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))));
 }
 
 // Q8_0 rows against float activations (MLA's up-projections: the latent is not rounded to 8 bits).
-QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
-  const auto* x = static_cast<const float*>(act);
+QS_TARGET_AVX512_VNNI void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out,
+                                        PrefetchTrail* next) {
   const int64_t nb = n / 32;
   const bool prefetch = prefetch_distance() != 0;
   const int lines = row_lines(stride);
   const int64_t ahead = rows_ahead(stride);
-  PrefetchTrail& trail = t_prefetch_trail;
+  PrefetchTrail none;
+  PrefetchTrail& trail = next ? *next : none;
   for (int64_t r = 0; r < nr; ++r) {
     const auto* b = reinterpret_cast<const block_q8_0*>(w + r * stride);
     if (prefetch) prefetch_row_ahead(w + r * stride, stride, r, nr, ahead, lines, trail);
@@ -384,10 +386,12 @@ QS_TARGET void dot_q8_0_f32(const uint8_t* w, size_t stride, int64_t nr, const v
 // out[c] += Σ_r wts[r] · d·q over Q8_0 rows: MLA's W_UKᵀ·q_nope on Q8_0 weights, and the weighted
 // sum of a Q8_0 latent cache. Strips of 256 columns as in axpy_rows_half; each strip prefetches its
 // part of the rows ahead, then steps the trail (the next head's rows, prefetch.h).
-QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+QS_TARGET_AVX512_VNNI void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out,
+                                          PrefetchTrail* next) {
   const bool prefetch = prefetch_distance() != 0;
   const int64_t ahead = rows_ahead(stride);
-  PrefetchTrail& trail = t_prefetch_trail;
+  PrefetchTrail none;
+  PrefetchTrail& trail = next ? *next : none;
   int64_t i = 0;
   for (; i + 256 <= n; i += 256) {
     __m512 o[16];
@@ -421,10 +425,15 @@ QS_TARGET void axpy_rows_q8_0(const uint8_t* rows, size_t stride, int64_t nr, co
 
 }  // namespace
 
-RowDotFn row_dot_f32act_avx512(GgmlType w) {
-  if (w == GgmlType::Q8_0) return dot_q8_0_f32;
-  if (w == GgmlType::Q4_K) return dot_q4_K_x16_avx512;
-  return act_format(w) == ActFormat::F32 ? row_dot_avx512(w) : nullptr;
+FloatDotFn row_dot_f32act_avx512(GgmlType w) {
+  switch (w) {
+    case GgmlType::F32: return float_dot<dot_f32>;
+    case GgmlType::F16: return float_dot<dot_half<false>>;
+    case GgmlType::BF16: return float_dot<dot_half<true>>;
+    case GgmlType::Q8_0: return dot_q8_0_f32;
+    case GgmlType::Q4_K: return dot_q4_K_x16_avx512;
+    default: return nullptr;
+  }
 }
 
 RowsAxpyFn rows_axpy_avx512(GgmlType t) {

@@ -141,7 +141,7 @@ void axpy_rows_generic(GgmlType t, const uint8_t* rows, size_t stride, int64_t n
 }
 
 template <GgmlType T>
-void axpy_rows(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out) {
+void axpy_rows(const uint8_t* rows, size_t stride, int64_t nr, const float* wts, int64_t n, float* out, PrefetchTrail*) {
   axpy_rows_generic(T, rows, stride, nr, wts, n, out);
 }
 
@@ -153,10 +153,9 @@ namespace {
 
 // Quantized rows against float activations: each row dequantized, then a float dot.
 template <GgmlType T>
-void dot_dequant_f32(const uint8_t* w, size_t stride, int64_t nr, const void* act, int64_t n, float* out) {
+void dot_dequant_f32(const uint8_t* w, size_t stride, int64_t nr, const float* x, int64_t n, float* out, PrefetchTrail*) {
   thread_local std::vector<float> tmp;
   tmp.resize(static_cast<size_t>(n));
-  const auto* x = static_cast<const float*>(act);
   for (int64_t r = 0; r < nr; ++r) {
     dequantize_row(T, w + r * stride, tmp.data(), n);
     float s = 0.f;
@@ -167,11 +166,16 @@ void dot_dequant_f32(const uint8_t* w, size_t stride, int64_t nr, const void* ac
 
 }  // namespace
 
-RowDotFn row_dot_f32act_scalar(GgmlType w) {
+FloatDotFn row_dot_f32act_scalar(GgmlType w) {
   // The quantized types MLA's up-projections are kept in (the model converts others to F16).
-  if (w == GgmlType::Q8_0) return dot_dequant_f32<GgmlType::Q8_0>;
-  if (w == GgmlType::Q4_K) return dot_dequant_f32<GgmlType::Q4_K>;
-  return act_format(w) == ActFormat::F32 ? row_dot_scalar(w) : nullptr;
+  switch (w) {
+    case GgmlType::F32: return float_dot<dot_f32>;
+    case GgmlType::F16: return float_dot<dot_half<fp16_to_f32>>;
+    case GgmlType::BF16: return float_dot<dot_half<bf16_to_f32>>;
+    case GgmlType::Q8_0: return dot_dequant_f32<GgmlType::Q8_0>;
+    case GgmlType::Q4_K: return dot_dequant_f32<GgmlType::Q4_K>;
+    default: return nullptr;
+  }
 }
 
 RowsAxpyFn rows_axpy_scalar(GgmlType t) {

@@ -8,6 +8,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/q4k_x16.h"
 #include "kernels/q5_x16.h"
+#include "kernels/qdot.h"
 #include "kernels/thread_pool.h"
 #include "tensor/fp16.h"
 #include "tensor/quant_blocks.h"
@@ -141,5 +142,20 @@ void row_to_float(const MatView& m, int64_t r, float* out) {
         out[32 * k + 4 * step + i] = d * static_cast<float>(static_cast<int>(quants[512 * k + 64 * step + 4 * lane + i]) - 128);
   }
 }
+
+const uint8_t* q8x16_group_of(const MatView& W, int64_t g) {
+  thread_local std::vector<float> f;
+  thread_local std::vector<uint8_t> grp;
+  grp.resize(16 * row_bytes(GgmlType::Q8_0, W.cols));
+  if (W.layout == RowLayout::Q5x16) {  // exact, without the float round trip
+    q5x16_group_to_q8x16(W.row(16 * g), W.cols, grp.data());
+    return grp.data();
+  }
+  f.resize(static_cast<size_t>(16 * W.cols));
+  for (int r = 0; r < 16; ++r) row_to_float(W, 16 * g + r, f.data() + r * W.cols);
+  pack_group_from_float_avx512()(f.data(), static_cast<size_t>(W.cols), W.cols, grp.data());
+  return grp.data();
+}
+
 
 }  // namespace qs

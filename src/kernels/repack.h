@@ -16,6 +16,9 @@ MatView repack(const MatView& src, uint8_t* dst);
 size_t repacked_size(const MatView& m);
 // Copies src unchanged into dst (same layout); returns the view of the copy.
 MatView copy_rows(const MatView& src, uint8_t* dst);
+// Group g (rows 16g..16g+15) of W converted to Q8x16, in a per-thread buffer valid until the next
+// call: batches of other quantized formats run the Q8x16 kernel on it (plan.h).
+const uint8_t* q8x16_group_of(const MatView& W, int64_t g);
 // One row of any layout as floats (for paths that need plain values).
 void row_to_float(const MatView& m, int64_t r, float* out);
 

@@ -5,8 +5,8 @@
 #include <immintrin.h>
 
 #include "kernels/vec_exp.h"
+#include "kernels/target.h"
 
-#define QS_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
 
 namespace qs {
 
@@ -16,7 +16,7 @@ namespace {
 // exact), |r| ≤ ln2/2, e^r by its degree-7 Taylor polynomial (truncation < 5e-9 relative, below
 // float rounding). scalef applies 2^n with correct overflow to inf and underflow through the
 // denormals to 0; the clamp keeps r finite for any input (below −104 exp is 0 in float).
-QS_TARGET inline __m512 exp16(__m512 x) {
+QS_TARGET_AVX512F inline __m512 exp16(__m512 x) {
   x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(89.f)), _mm512_set1_ps(-104.f));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -33,11 +33,11 @@ QS_TARGET inline __m512 exp16(__m512 x) {
   return _mm512_scalef_ps(p, n);
 }
 
-QS_TARGET inline __mmask16 head_mask(int64_t left) {
+QS_TARGET_AVX512F inline __mmask16 head_mask(int64_t left) {
   return left >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-QS_TARGET float exp_shift_sum(float* p, int64_t n, float shift) {
+QS_TARGET_AVX512F float exp_shift_sum(float* p, int64_t n, float shift) {
   const __m512 s = _mm512_set1_ps(shift);
   __m512 sum = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
@@ -49,7 +49,7 @@ QS_TARGET float exp_shift_sum(float* p, int64_t n, float shift) {
   return _mm512_reduce_add_ps(sum);
 }
 
-QS_TARGET void swiglu(float* gate, const float* up, int64_t n) {
+QS_TARGET_AVX512F void swiglu(float* gate, const float* up, int64_t n) {
   const __m512 one = _mm512_set1_ps(1.f);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = head_mask(n - i);

@@ -5,7 +5,7 @@
 #pragma once
 #include <vector>
 
-#include "engine/kv_cache.h"
+#include "model/kv_cache.h"
 #include "model/config.h"
 #include "model/rope.h"
 #include "model/weights.h"

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/cache_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/thread_pool.h"

@@ -10,12 +10,14 @@
 #include <vector>
 
 #include "kernels/attention_tiles.h"
+#include "kernels/cache_rows.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
 #include "kernels/repack.h"
 #include "kernels/ops.h"
 #include "kernels/prefetch.h"
 #include "kernels/thread_pool.h"
+#include "kernels/tuning.h"
 #include "model/attention.h"
 
 namespace qs {
@@ -23,15 +25,18 @@ namespace qs {
 namespace {
 
 // W_UKᵀ·q_nope for one head (the "absorbed" query in latent space), whatever the storage layout.
-void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const float* q_nope, float* q_lat) {
+// `next`: the rows read after this head's, for the kernels to prefetch while they run (prefetch.h).
+void absorb_query(const ModelConfig& c, const LayerWeights& w, int h, const float* q_nope, float* q_lat,
+                  PrefetchTrail* next) {
   const MatView uk = w.uk(h, c);
-  if (w.mla_layout == MlaLayout::KvB) matvec_t_st(uk, q_nope, q_lat);  // uk: [d_n, d_c]
-  else matvec_st(uk, q_nope, q_lat);                                   // uk: [d_c, d_n] = W_UKᵀ
+  if (w.mla_layout == MlaLayout::KvB) matvec_t_st(uk, q_nope, q_lat, next);  // uk: [d_n, d_c]
+  else matvec_st(uk, q_nope, q_lat, next);                                   // uk: [d_c, d_n] = W_UKᵀ
 }
 
-// The rows the next per-head product reads, for the kernels to prefetch while they run (prefetch.h).
-void prefetch_later_rows(const MatView& next) {
-  prefetch_later(next.data, next.empty() ? 0 : static_cast<size_t>(next.rows) * next.row_stride);
+// The rows of a view, as a prefetch trail: the rows of head h+1 are not next to those of head h, so
+// each per-head product is told where the next one reads.
+PrefetchTrail rows_trail(const MatView& v) {
+  return trail_of(v.data, v.empty() ? 0 : static_cast<size_t>(v.rows) * v.row_stride);
 }
 
 // Cached positions scored per pass in absorbed attention: a chunk (V3: 144 KB in F16) stays in L2
@@ -52,12 +57,14 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
     const size_t qs = static_cast<size_t>(n) * nh;  // (token, head) pairs of this thread
     std::vector<float> q(qs * (dc + dr)), o_lat(qs * dc, 0.f), m(qs, -INFINITY), l(qs, 0.f);
     std::vector<float> p(kLatentChunk);
+    // The rows this thread reads next; the cache's weighted sums (Q8_0) step it on as well.
+    PrefetchTrail trail;
     for (int t = 0; t < n; ++t)
       for (int i = 0; i < nh; ++i) {
         const float* qh = Q + (static_cast<size_t>(t) * H + h0 + i) * dqk;
         float* qa = &q[(static_cast<size_t>(t) * nh + i) * (dc + dr)];
-        prefetch_later_rows(i + 1 < nh ? w.uk(static_cast<int>(h0) + i + 1, c) : w.uv(static_cast<int>(h0), c));
-        absorb_query(c, w, static_cast<int>(h0) + i, qh, qa);
+        trail = rows_trail(i + 1 < nh ? w.uk(static_cast<int>(h0) + i + 1, c) : w.uv(static_cast<int>(h0), c));
+        absorb_query(c, w, static_cast<int>(h0) + i, qh, qa, &trail);
         std::copy(qh + dn, qh + dqk, qa + dc);
       }
     const int n_kv = pos0 + n;
@@ -78,7 +85,7 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
           rows_dot_prepared_st(keys, qk[k], p.data());
           for (int j = 0; j < vis; ++j) p[j] *= scale;
           fold_scores(p.data(), vis, m[k], l[k], &o_lat[k * dc], dc);
-          rows_weighted_sum_st(vals, p.data(), &o_lat[k * dc]);
+          rows_weighted_sum_st(vals, p.data(), &o_lat[k * dc], &trail);
         }
       }
     }
@@ -88,8 +95,8 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         float* o = &o_lat[k * dc];
         const float inv = 1.f / l[k];
         for (int d = 0; d < dc; ++d) o[d] *= inv;
-        prefetch_later_rows(i + 1 < nh ? w.uv(static_cast<int>(h0) + i + 1, c) : MatView{});
-        matvec_st(w.uv(static_cast<int>(h0) + i, c), o, O + (static_cast<size_t>(t) * H + h0 + i) * dv);
+        trail = rows_trail(i + 1 < nh ? w.uv(static_cast<int>(h0) + i + 1, c) : MatView{});
+        matvec_st(w.uv(static_cast<int>(h0) + i, c), o, O + (static_cast<size_t>(t) * H + h0 + i) * dv, &trail);
       }
   });
 }
@@ -237,7 +244,7 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
     // Per cached key, absorbed costs n·H·(2·d_c + d_r) multiply-adds and decompressed
     // H·d_c·(d_n + d_v) (once, in the fast int8 kernels) plus n·H·(d_n + d_r + d_v): the context
     // length cancels, and decompressed wins once about 32 queries share the keys (V2/V3 widths).
-    if (m == MlaMode::Auto) m = sp.count >= 32 ? MlaMode::Decompressed : MlaMode::Absorbed;
+    if (m == MlaMode::Auto) m = sp.count >= tuning().mla_decompress_min_queries ? MlaMode::Decompressed : MlaMode::Absorbed;
     const float* q = &Q[static_cast<size_t>(sp.start) * H * dqk];
     float* o = &O[static_cast<size_t>(sp.start) * H * dv];
     if (m == MlaMode::Absorbed) attend_absorbed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);

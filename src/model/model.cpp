@@ -1,19 +1,14 @@
 #include "model/model.h"
 
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
-#include <map>
-#include <set>
 #include <stdexcept>
 
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "kernels/qdot.h"
 #include "kernels/cpu_features.h"
-#include "kernels/repack.h"
+#include "kernels/weight_store.h"
 #include "kernels/thread_pool.h"
 #include "model/moe.h"
 #include "tensor/quants.h"
@@ -24,104 +19,24 @@ std::unique_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
   return from_file(GgufFile::open(path), opt);
 }
 
-Model::~Model() {
-  if (repacked_) munmap(repacked_, repacked_bytes_);
-}
+Model::~Model() = default;
 
+// Weights go where the kernel plan wants them (kernels/plan.h): repacked into grouped layouts, copied to
+// huge pages, or (MLA's per-head up-projections without a float-activation kernel) widened to F16 —
+// when the copy fits comfortably in available RAM; otherwise they stay mmapped in the file's layout.
 void Model::repack_weights(const LoadOptions& opt) {
   if (opt.repack == LoadOptions::Repack::Off) return;
   if (const char* env = std::getenv("QIUSUO_REPACK"); env && std::string(env) == "0") return;
-  std::vector<MatView*> views;
-  std::set<const MatView*> copy_only;  // kept in their file layout: the per-head kernels read rows as they are
-  auto add = [&](MatView& m, bool copy = false) {
-    // Q8_0 (with Q4_0), Q5_0 and Q4_K are repacked for the VNNI kernels (repack_worthwhile); other
-    // quantized matrices are copied as they are, which still moves them from 4 KiB file pages to
-    // huge anonymous pages (fewer TLB misses when streaming).
-    if (m.empty() || m.layout != RowLayout::File || m.type == GgmlType::F32 || active_simd_level() < SimdLevel::Avx2) return;
-    views.push_back(&m);
-    if (copy) copy_only.insert(&m);
-  };
-  auto repacks = [&](const MatView* m) { return repack_worthwhile(*m) && !copy_only.count(m); };
+  auto store = std::make_unique<WeightStore>();
   for (LayerWeights& L : weights_.layers) {
     for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
                        &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.gate_exps.all, &L.up_exps.all, &L.down_exps.all})
-      add(*m);
+      store->add(m, WeightUse::Product);
+    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b}) store->add(m, WeightUse::PerHeadFloat);
   }
-  if (!weights_.output_tied) add(weights_.output);
-  // MLA's per-head up-projections multiply float activations (rounding the latent to 8 bits costs
-  // accuracy there), so they need kernels for float activations: the float types', Q8_0's and
-  // Q4_K's (16-bit roundings of them, q4k_mla.h). Those files keep theirs, exact and a half (Q8_0)
-  // or a quarter (Q4_K) of F16's bytes, which decode reads for every token (the Q8_0 fixture's
-  // logits went from 0.21 to 0.023 RMS off
-  // the golden against the F16 copy: small weight roundings flip expert choices there). Other
-  // quantized types become F16: re-rounding Q4_K to Q8_0 instead had moved its fixture from 0.12
-  // to 0.21 RMS.
-  // (Below AVX-512 the quantized ones have only the scalar dequantize-then-dot fallback: F16 there.)
-  auto keeps_file_type = [](GgmlType t) {
-    return act_format(t) == ActFormat::F32 || (row_dot_f32act_kernel(t) && active_simd_level() >= SimdLevel::Avx512);
-  };
-  std::vector<MatView*> to_float_act;
-  for (LayerWeights& L : weights_.layers)
-    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b}) {
-      if (m->empty()) continue;
-      // Those kept are copied to huge pages too: decode reads every head's rows per token (2% of a
-      // Q4_K token's bytes), and from 4 KiB file pages that phase ran at a quarter of the memory's speed.
-      if (keeps_file_type(m->type)) add(*m, /*copy=*/true);
-      else to_float_act.push_back(m);
-    }
-  // One copy per distinct tensor (a fused gate+up tensor backs two views).
-  std::map<const uint8_t*, size_t> offset;
-  size_t total = 0;
-  for (MatView* m : views) {
-    if (offset.count(m->data)) continue;
-    total = (total + 63) / 64 * 64;  // cache-line aligned: the grouped kernels' 64-byte loads stay whole
-    offset[m->data] = total;
-    total += repacks(m) ? repacked_size(*m) : static_cast<size_t>(m->rows) * m->row_stride;
-  }
-  size_t float_act_total = 0;
-  for (MatView* m : to_float_act) float_act_total += static_cast<size_t>(m->rows) * row_bytes(GgmlType::F16, m->cols);
-  if (total + float_act_total == 0) return;
-  if (opt.repack == LoadOptions::Repack::Auto && total + float_act_total > meminfo_bytes("MemAvailable:") / 2) return;
-  total += float_act_total;
-  void* p = mmap(nullptr, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (p == MAP_FAILED) return;  // not fatal: keep the file layout
-  madvise(p, total, MADV_HUGEPAGE);
-  repacked_ = static_cast<uint8_t*>(p);
-  repacked_bytes_ = total;
-  std::map<const uint8_t*, MatView> done;
-  const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  for (MatView* m : views) {
-    auto it = done.find(m->data);
-    if (it == done.end()) {
-      uint8_t* dst = repacked_ + offset[m->data];
-      it = done.emplace(m->data, repacks(m) ? repack(*m, dst) : copy_rows(*m, dst)).first;
-      // The file's copy is no longer read: drop its pages from our resident set (whole pages only).
-      const auto lo = (reinterpret_cast<uintptr_t>(m->data) + page - 1) / page * page;
-      const auto hi = (reinterpret_cast<uintptr_t>(m->data) + static_cast<size_t>(m->rows) * m->row_stride) / page * page;
-      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED);
-    }
-    const uint8_t* base = it->second.data;
-    m->data = base;
-    m->layout = it->second.layout;
-    m->type = it->second.type;
-    m->row_stride = it->second.row_stride;
-  }
-  size_t at = total - float_act_total;
-  for (MatView* m : to_float_act) {
-    uint8_t* dst = repacked_ + at;
-    const MatView src = *m;
-    const GgmlType t = GgmlType::F16;
-    const size_t rb = row_bytes(t, src.cols);
-    global_pool().parallel_for(src.rows, [&](int64_t r0, int64_t r1, int) {
-      std::vector<float> row(static_cast<size_t>(src.cols));
-      for (int64_t r = r0; r < r1; ++r) {
-        dequantize_row(src.type, src.row(r), row.data(), src.cols);
-        quantize_row(t, row.data(), dst + static_cast<size_t>(r) * rb, src.cols);
-      }
-    });
-    *m = MatView{dst, t, src.rows, src.cols, rb};
-    at += static_cast<size_t>(src.rows) * rb;
-  }
+  if (!weights_.output_tied) store->add(&weights_.output, WeightUse::Product);
+  const size_t limit = opt.repack == LoadOptions::Repack::Auto ? meminfo_bytes("MemAvailable:") / 2 : SIZE_MAX;
+  if (store->commit(limit)) store_ = std::move(store);
 }
 
 std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f, const LoadOptions& opt) {
@@ -173,6 +88,8 @@ uint64_t Model::parameter_count() const {
   for (const auto& t : file_->tensors()) n += static_cast<uint64_t>(t.n_elements());
   return n;
 }
+
+uint64_t Model::repacked_bytes() const { return store_ ? store_->bytes() : 0; }
 
 uint64_t Model::weight_bytes() const {
   uint64_t n = 0;

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "engine/kv_cache.h"
-#include "engine/memory_budget.h"
+#include "model/kv_cache.h"
+#include "model/memory_budget.h"
 #include "gguf/gguf_file.h"
 #include "model/attention.h"
 #include "model/config.h"
@@ -14,6 +14,8 @@
 #include "model/weights.h"
 
 namespace qs {
+
+class WeightStore;
 
 struct LoadOptions {
   // Rearrange weights at load into the SIMD kernels' faster layouts (a copy in anonymous memory).
@@ -37,7 +39,7 @@ class Model {
 
   // A fresh sequence with room for n_ctx positions (0: min(training context, 4096)), its cache in
   // the model's cache type (F16 unless set_cache_type chose another). Throws ResourceError when
-  // the weights and this cache would not fit in memory (see engine/memory_budget.h).
+  // the weights and this cache would not fit in memory (see model/memory_budget.h).
   std::unique_ptr<Sequence> new_sequence(int n_ctx = 0) const;
   uint64_t kv_bytes_per_token() const;  // in the current cache type
   // What serving n_seq sequences of n_ctx positions holds resident: weights and KV caches.
@@ -68,7 +70,7 @@ class Model {
 
   uint64_t parameter_count() const;
   uint64_t weight_bytes() const;
-  uint64_t repacked_bytes() const { return repacked_bytes_; }
+  uint64_t repacked_bytes() const;
   // Weight bytes one decoded token reads: every tensor, except that only the used share of the
   // routed experts counts and only one row of the embedding table.
   uint64_t active_bytes_per_token() const;
@@ -82,8 +84,7 @@ class Model {
   std::unique_ptr<Rope> rope_;
   MlaMode mla_mode_ = MlaMode::Auto;
   GgmlType cache_type_ = GgmlType::F16;
-  uint8_t* repacked_ = nullptr;  // anonymous mapping holding repacked weights
-  size_t repacked_bytes_ = 0;
+  std::unique_ptr<WeightStore> store_;  // weights moved out of the file (repacked, copied, widened)
 };
 
 }  // namespace qs

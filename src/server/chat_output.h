@@ -9,7 +9,7 @@
 #include "chat/reasoning.h"
 #include "chat/tool_calls.h"
 #include "server/api_error.h"
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 
 namespace qs {
 class Tokenizer;

@@ -18,9 +18,10 @@
 #include <mutex>
 #include <sstream>
 
-#include "engine/memory_budget.h"
+#include "model/memory_budget.h"
 #include "server/routes_openai.h"
 #include "server/web_ui.h"
+#include "util/file_io.h"
 
 namespace qs::server {
 
@@ -356,14 +357,6 @@ bool key_matches(const std::string& given, const std::vector<std::string>& keys)
 
 bool is_public_path(const std::string& p) { return p == "/health" || p == "/v1/health" || p == "/" || p == "/index.html"; }
 
-std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 GgmlType cache_type_of(const std::string& s) {
   const auto t = type_from_name(s);
   if (!t || (*t != GgmlType::F16 && *t != GgmlType::BF16 && *t != GgmlType::Q8_0 && *t != GgmlType::F32))
@@ -385,8 +378,6 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   model->set_cache_type(cache_type_of(ctx.opt.cache_type));
   ctx.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
   const Tokenizer& tok = *ctx.tok;
-  if (tok.bos() >= 0 && tok.bos() < tok.size()) ctx.bos_text = tok.vocab().token(tok.bos());
-  if (tok.eos() >= 0 && tok.eos() < tok.size()) ctx.eos_text = tok.vocab().token(tok.eos());
   for (int32_t id = 0; id < tok.size(); ++id) {
     const TokenType t = tok.vocab().type(id);
     if (t == TokenType::Control || t == TokenType::UserDefined) ctx.special_ids.emplace(tok.vocab().token(id), id);
@@ -405,17 +396,7 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   else if (auto s = model->file().get_string("tokenizer.chat_template")) tmpl_src = *s;
   if (!tmpl_src.empty()) {
     ctx.tmpl = std::make_unique<ChatTemplate>(tmpl_src);
-    // Does the template write tool definitions itself? (V3's does not: the server then adds them.)
-    const json msgs = json::array({json{{"role", "user"}, {"content", "hi"}}});
-    const json tools = json::array({json{{"type", "function"},
-                                         {"function", json{{"name", "qiusuo_probe_tool"}, {"description", "x"},
-                                                           {"parameters", json::object()}}}}});
-    try {
-      const std::string with = ctx.tmpl->render(msgs, tools, true, ctx.bos_text, ctx.eos_text);
-      ctx.template_renders_tools = with.find("qiusuo_probe_tool") != std::string::npos;
-    } catch (...) {
-      ctx.template_renders_tools = false;
-    }
+    ctx.prompt = std::make_unique<PromptBuilder>(tok, *ctx.tmpl);
   }
 
   if (ctx.opt.ctx_size <= 0) ctx.opt.ctx_size = std::min(model->config().n_ctx_train > 0 ? model->config().n_ctx_train : 4096, 4096);

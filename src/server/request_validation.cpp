@@ -1,4 +1,5 @@
 #include "server/request_validation.h"
+#include "util/random_id.h"
 
 #include <cmath>
 #include <limits>
@@ -90,8 +91,7 @@ void parse_common(const json& body, const RequestLimits& lim, GenParams& g, bool
       g.sampling.seed = static_cast<uint64_t>(static_cast<int64_t>(x));
     }
   } else {
-    static thread_local std::mt19937_64 rng{std::random_device{}()};
-    g.sampling.seed = rng();
+    g.sampling.seed = random_u64();
   }
 
   const int64_t max_ctx = std::max(1, lim.n_ctx);

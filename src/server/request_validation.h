@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "engine/sampler.h"
+#include "engine/generator.h"
 #include "server/api_error.h"
 
 namespace qs::server {
@@ -23,17 +23,11 @@ struct RequestLimits {
   size_t max_logit_bias = 1024;
 };
 
-// What every generation request shares (chat and completions).
-struct GenParams {
-  SamplingParams sampling;
-  int max_tokens = -1;  // -1: not given (up to the context)
-  std::vector<std::string> stop;
+// What every generation request shares (chat and completions): the generation settings and how
+// the answer is delivered.
+struct GenParams : GenerationParams {
   bool stream = false;
   bool include_usage = false;
-  bool logprobs = false;
-  int top_logprobs = 0;  // 0..20
-  std::vector<std::pair<int32_t, float>> logit_bias;
-  bool ignore_eos = false;  // extension (benchmarks): generate exactly max_tokens
 };
 
 struct ChatRequest {

@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "chat/chat_template.h"
+#include "chat/prompt.h"
 #include "model/model.h"
-#include "server/metrics.h"
+#include "engine/metrics.h"
 #include "server/request_validation.h"
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qs::server {
@@ -46,8 +47,7 @@ struct ServerContext {
   std::unique_ptr<Model> model;
   std::unique_ptr<Tokenizer> tok;
   std::unique_ptr<ChatTemplate> tmpl;  // null: the model has none (chat endpoint answers 400)
-  std::string bos_text, eos_text;
-  bool template_renders_tools = false;
+  std::unique_ptr<PromptBuilder> prompt;  // with tmpl
   std::unordered_map<std::string, int32_t> special_ids;  // control / user-defined tokens by text
   int32_t fim_pre = -1, fim_suf = -1, fim_mid = -1;
   std::unique_ptr<Scheduler> sched;

@@ -1,12 +1,12 @@
-#include "model/synth_plan.h"
+#include "synth/synth_plan.h"
 
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
 #include <vector>
 
-#include "model/synth_rng.h"
-#include "model/synth_vocab.h"
+#include "synth/synth_rng.h"
+#include "synth/synth_vocab.h"
 
 namespace qs {
 

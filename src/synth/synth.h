@@ -4,7 +4,7 @@
 #include <cstdint>
 #include <string>
 
-#include "model/synth_presets.h"
+#include "synth/synth_presets.h"
 #include "tensor/ggml_type.h"
 
 namespace qs {

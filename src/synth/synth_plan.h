@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "gguf/gguf_value.h"
-#include "model/synth.h"
-#include "model/synth_presets.h"
+#include "synth/synth.h"
+#include "synth/synth_presets.h"
 
 namespace qs {
 

@@ -16,27 +16,16 @@
 #include <utility>
 #include <vector>
 
-#include "engine/sampler.h"
-#include "server/metrics.h"
-#include "server/prefix_cache.h"
-#include "server/request_validation.h"
+#include "engine/generator.h"
+#include "engine/metrics.h"
+#include "engine/prefix_cache.h"
 
 namespace qs {
 class Model;
 class Tokenizer;
-class IncrementalDecoder;
 struct Sequence;
-}  // namespace qs
-
-namespace qs::server {
 
 using Clock = std::chrono::steady_clock;
-
-struct TokenLogprob {
-  int32_t id = -1;
-  float logprob = 0;
-  std::vector<std::pair<int32_t, float>> top;  // best first
-};
 
 struct GenEvent {
   enum class Kind { Delta, Done, Error };
@@ -57,7 +46,7 @@ struct GenEvent {
 class GenRequest {
  public:
   std::vector<int32_t> prompt;
-  GenParams params;
+  GenerationParams params;
   int max_tokens = 1;  // resolved: >= 1 and prompt + max_tokens <= context
   Clock::time_point arrival = Clock::now();
   Clock::time_point deadline = Clock::time_point::max();
@@ -118,8 +107,6 @@ class Scheduler {
   void finish(Slot& s, const std::string& reason);
   void fail(Slot& s, int status, const std::string& message, const std::string& code, const char* metric_reason);
   void release(Slot& s);
-  bool is_stop_token(int32_t id) const;
-  bool is_shown(int32_t id) const;
 
   const Model& model_;
   const Tokenizer& tok_;
@@ -127,8 +114,7 @@ class Scheduler {
   Metrics& metrics_;
   PrefixCache store_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<int32_t> extra_stops_;
-  std::vector<char> shown_control_;  // per id: a control token that is still shown (think tags)
+  TokenRules rules_;
   uint64_t use_clock_ = 0;
 
   mutable std::mutex mu_;
@@ -142,4 +128,4 @@ class Scheduler {
   std::thread thread_;
 };
 
-}  // namespace qs::server
+}  // namespace qs

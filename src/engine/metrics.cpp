@@ -1,9 +1,9 @@
-#include "server/metrics.h"
+#include "engine/metrics.h"
 
 #include <cmath>
 #include <cstdio>
 
-namespace qs::server {
+namespace qs {
 
 namespace {
 
@@ -130,4 +130,4 @@ std::string Metrics::render() const {
   return out;
 }
 
-}  // namespace qs::server
+}  // namespace qs

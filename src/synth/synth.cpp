@@ -1,4 +1,4 @@
-#include "model/synth.h"
+#include "synth/synth.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +8,7 @@
 
 #include "gguf/gguf_writer.h"
 #include "kernels/thread_pool.h"
-#include "model/synth_plan.h"
+#include "synth/synth_plan.h"
 #include "tensor/quants.h"
 
 namespace qs {

@@ -1,4 +1,4 @@
-#include "model/synth_presets.h"
+#include "synth/synth_presets.h"
 
 #include <map>
 #include <stdexcept>

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-namespace qs::server {
+namespace qs {
 
 class Histogram {
  public:
@@ -64,4 +64,4 @@ struct Metrics {
   std::string render() const;
 };
 
-}  // namespace qs::server
+}  // namespace qs

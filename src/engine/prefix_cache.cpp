@@ -1,8 +1,8 @@
-#include "server/prefix_cache.h"
+#include "engine/prefix_cache.h"
 
 #include <algorithm>
 
-namespace qs::server {
+namespace qs {
 
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b) {
   const size_t n = std::min(a.size(), b.size());
@@ -65,4 +65,4 @@ void PrefixCache::clear() {
   bytes_ = 0;
 }
 
-}  // namespace qs::server
+}  // namespace qs

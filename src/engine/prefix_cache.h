@@ -10,10 +10,10 @@
 #include <memory>
 #include <vector>
 
-#include "engine/kv_cache.h"
+#include "model/kv_cache.h"
 #include "model/config.h"
 
-namespace qs::server {
+namespace qs {
 
 size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& b);
 
@@ -50,4 +50,4 @@ class PrefixCache {
   std::list<Entry> entries_;  // front: most recently used
 };
 
-}  // namespace qs::server
+}  // namespace qs

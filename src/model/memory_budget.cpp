@@ -1,4 +1,4 @@
-#include "engine/memory_budget.h"
+#include "model/memory_budget.h"
 
 #include <algorithm>
 #include <atomic>

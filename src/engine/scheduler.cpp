@@ -1,4 +1,4 @@
-#include "server/scheduler.h"
+#include "engine/scheduler.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,45 +6,13 @@
 #include <exception>
 
 #include "model/model.h"
-#include "tokenizer/incremental_decoder.h"
 #include "tokenizer/tokenizer.h"
 
-namespace qs::server {
+namespace qs {
 
 namespace {
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-TokenLogprob logprobs_of(const float* row, int n_vocab, int32_t chosen, int k) {
-  TokenLogprob lp;
-  lp.id = chosen;
-  float mx = row[0];
-  for (int i = 1; i < n_vocab; ++i) mx = std::max(mx, row[i]);
-  double sum = 0;
-  for (int i = 0; i < n_vocab; ++i) sum += std::exp(static_cast<double>(row[i]) - mx);
-  const double lse = mx + std::log(sum);
-  lp.logprob = static_cast<float>(row[chosen] - lse);
-  if (k > 0) {
-    k = std::min(k, n_vocab);
-    // A min-heap of the k best (value, id).
-    std::vector<std::pair<float, int32_t>> heap;
-    heap.reserve(static_cast<size_t>(k) + 1);
-    auto cmp = [](const std::pair<float, int32_t>& a, const std::pair<float, int32_t>& b) { return a.first > b.first; };
-    for (int i = 0; i < n_vocab; ++i) {
-      if (static_cast<int>(heap.size()) < k) {
-        heap.emplace_back(row[i], i);
-        std::push_heap(heap.begin(), heap.end(), cmp);
-      } else if (row[i] > heap.front().first) {
-        std::pop_heap(heap.begin(), heap.end(), cmp);
-        heap.back() = {row[i], i};
-        std::push_heap(heap.begin(), heap.end(), cmp);
-      }
-    }
-    std::sort(heap.begin(), heap.end(), [](auto& a, auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); });
-    for (const auto& [v, id] : heap) lp.top.emplace_back(id, static_cast<float>(v - lse));
-  }
-  return lp;
-}
 
 }  // namespace
 
@@ -76,10 +44,7 @@ struct Scheduler::Slot {
   size_t prompt_done = 0;
   int chunk = 0;                // prompt tokens in the current batch
   int32_t pending = -1;         // sampled, to be evaluated next step
-  std::unique_ptr<Sampler> sampler;
-  std::unique_ptr<IncrementalDecoder> decoder;
-  std::vector<int32_t> history;
-  int generated = 0;
+  std::unique_ptr<Generator> gen;
   int reused = 0;
   bool got_first = false;
   Clock::time_point t_admit, t_last;
@@ -92,7 +57,8 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, SchedulerOptions 
       tok_(tok),
       opt_(opt),
       metrics_(metrics),
-      store_(model.config(), model.cache_type(), opt.cache_bytes, opt.min_prefix) {
+      store_(model.config(), model.cache_type(), opt.cache_bytes, opt.min_prefix),
+      rules_(tok) {
   if (opt_.parallel < 1) throw std::invalid_argument("--parallel must be at least 1");
   if (opt_.n_ctx < 8) throw std::invalid_argument("--ctx-size must be at least 8");
   if (opt_.max_queue < 0) throw std::invalid_argument("--max-queue must be >= 0");
@@ -103,29 +69,12 @@ Scheduler::Scheduler(const Model& model, const Tokenizer& tok, SchedulerOptions 
     s->seq = model.new_sequence(opt_.n_ctx);
     slots_.push_back(std::move(s));
   }
-  shown_control_.assign(static_cast<size_t>(tok.size()), 0);
-  for (int32_t id = 0; id < tok.size(); ++id) {
-    if (tok.vocab().type(id) != TokenType::Control) continue;
-    const std::string& t = tok.vocab().token(id);
-    if (t == "<think>" || t == "</think>") shown_control_[static_cast<size_t>(id)] = 1;
-    if (t == "<|EOT|>" || t == "<|im_end|>" || t == "<|eot_id|>" || t == "<|end_of_text|>" || t == "<|endoftext|>")
-      extra_stops_.push_back(id);
-  }
   metrics_.slots_total = opt_.parallel;
   metrics_.kv_tokens_capacity = static_cast<int64_t>(opt_.parallel) * opt_.n_ctx;
   thread_ = std::thread([this] { loop(); });
 }
 
 Scheduler::~Scheduler() { stop(); }
-
-bool Scheduler::is_stop_token(int32_t id) const {
-  return tok_.is_eog(id) || std::find(extra_stops_.begin(), extra_stops_.end(), id) != extra_stops_.end();
-}
-
-bool Scheduler::is_shown(int32_t id) const {
-  if (id < 0 || id >= tok_.size()) return false;
-  return tok_.vocab().type(id) != TokenType::Control || shown_control_[static_cast<size_t>(id)];
-}
 
 Scheduler::SubmitResult Scheduler::submit(const std::shared_ptr<GenRequest>& r) {
   {
@@ -279,7 +228,6 @@ void Scheduler::admit(Slot& s, std::shared_ptr<GenRequest> r) {
   const auto now = Clock::now();
   s.req = r;
   s.pending = -1;
-  s.generated = 0;
   s.got_first = false;
   s.t_admit = now;
   metrics_.queue_time.observe(seconds(now - r->arrival));
@@ -306,9 +254,7 @@ void Scheduler::admit(Slot& s, std::shared_ptr<GenRequest> r) {
     metrics_.prefix_cache_hits += reuse;
     metrics_.prefix_cache_bytes = static_cast<int64_t>(store_.bytes());
     metrics_.prefix_cache_entries = static_cast<int64_t>(store_.entries());
-    s.sampler = std::make_unique<Sampler>(r->params.sampling);
-    s.decoder = std::make_unique<IncrementalDecoder>(tok_, r->params.stop, false);
-    s.history = P;
+    s.gen = std::make_unique<Generator>(&tok_, &rules_, r->params, P);
   } catch (const std::exception& e) {
     s.cached.clear();
     s.seq->n_past = 0;
@@ -388,12 +334,7 @@ void Scheduler::step() {
 
 void Scheduler::handle_logits(Slot& s, float* row) {
   GenRequest& r = *s.req;
-  const int n_vocab = model_.n_vocab();
-  for (const auto& [id, b] : r.params.logit_bias)
-    if (id >= 0 && id < n_vocab) row[id] += b;
-  std::vector<float> orig;
-  if (r.params.logprobs) orig.assign(row, row + n_vocab);
-  const int32_t id = s.sampler->sample(row, n_vocab, s.history);
+  Generator::Step st = s.gen->next(row, model_.n_vocab());
   const auto now = Clock::now();
   if (!s.got_first) {
     metrics_.ttft.observe(seconds(now - r.arrival));
@@ -402,44 +343,38 @@ void Scheduler::handle_logits(Slot& s, float* row) {
     metrics_.itl.observe(seconds(now - s.t_last));
   }
   s.t_last = now;
-  if (!r.params.ignore_eos && is_stop_token(id)) {
+  if (st.end_of_turn) {
     finish(s, "stop");
     return;
   }
-  ++s.generated;
   metrics_.generation_tokens += 1;
-  s.history.push_back(id);
   GenEvent ev;
   ev.kind = GenEvent::Kind::Delta;
-  ev.token = id;
-  if (r.params.logprobs) {
+  ev.token = st.token;
+  ev.text = std::move(st.text);
+  if (st.logprob) {
     ev.has_logprob = true;
-    ev.lp = logprobs_of(orig.data(), n_vocab, id, r.params.top_logprobs);
-  }
-  bool stopped = false;
-  if (is_shown(id)) {
-    IncrementalDecoder::Step st = s.decoder->push(id);
-    ev.text = std::move(st.text);
-    stopped = st.stopped;
+    ev.lp = std::move(*st.logprob);
   }
   r.push(std::move(ev));
-  if (stopped) finish(s, "stop");
-  else if (s.generated >= r.max_tokens || s.seq->n_past + 1 > s.seq->cache.capacity()) finish(s, "length");
-  else s.pending = id;
+  if (st.stop_string) finish(s, "stop");
+  else if (s.gen->generated() >= r.max_tokens || s.seq->n_past + 1 > s.seq->cache.capacity()) finish(s, "length");
+  else s.pending = st.token;
 }
 
 void Scheduler::finish(Slot& s, const std::string& reason) {
   GenRequest& r = *s.req;
   GenEvent ev;
   ev.kind = GenEvent::Kind::Done;
-  if (s.decoder && !s.decoder->stopped()) ev.text = s.decoder->finish().text;
+  const int generated = s.gen ? s.gen->generated() : 0;
+  if (s.gen) ev.text = s.gen->finish();
   ev.finish_reason = reason;
   ev.prompt_tokens = static_cast<int>(r.prompt.size());
   ev.cached_tokens = s.reused;
-  ev.completion_tokens = s.generated;
+  ev.completion_tokens = generated;
   metrics_.finished.inc(reason);
   metrics_.e2e.observe(seconds(Clock::now() - r.arrival));
-  metrics_.generation_len.observe(s.generated);
+  metrics_.generation_len.observe(generated);
   r.push(std::move(ev));
   release(s);
 }
@@ -457,9 +392,7 @@ void Scheduler::fail(Slot& s, int status, const std::string& message, const std:
 
 void Scheduler::release(Slot& s) {
   s.req.reset();
-  s.sampler.reset();
-  s.decoder.reset();
-  s.history.clear();
+  s.gen.reset();
   s.pending = -1;
   s.chunk = 0;
   s.last_used = ++use_clock_;
@@ -469,4 +402,4 @@ void Scheduler::release(Slot& s) {
   if (n_active_ == 0 && waiting_.empty()) idle_cv_.notify_all();
 }
 
-}  // namespace qs::server
+}  // namespace qs
