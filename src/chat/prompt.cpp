@@ -2,6 +2,7 @@
 
 #include <exception>
 
+#include "chat/reasoning.h"
 #include "tokenizer/tokenizer.h"
 
 namespace qs {
@@ -17,7 +18,7 @@ PromptBuilder::PromptBuilder(const Tokenizer& tok, const ChatTemplate& tmpl) : t
     const std::string with = render(probe, json(), true), without = render(probe, json(), false);
     const std::string_view gen =
         with.compare(0, without.size(), without) == 0 ? std::string_view(with).substr(without.size()) : std::string_view(with);
-    reasoning_template_ = gen.find("<think>") != std::string_view::npos;
+    reasoning_template_ = gen.find(kThinkOpen) != std::string_view::npos;
   } catch (const std::exception& e) {
     probe_error_ = e.what();
     return;
@@ -45,7 +46,7 @@ std::vector<int32_t> PromptBuilder::tokens(const std::string& text) const {
 
 bool opens_reasoning(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
-  return s.size() >= 7 && s.substr(s.size() - 7) == "<think>";
+  return s.size() >= kThinkOpen.size() && s.substr(s.size() - kThinkOpen.size()) == kThinkOpen;
 }
 
 }  // namespace qs

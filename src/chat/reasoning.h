@@ -20,6 +20,10 @@
 
 namespace qs {
 
+// The tags around a reasoning block (DeepSeek-R1 and later; also the R1-Distill models).
+inline constexpr std::string_view kThinkOpen = "<think>";
+inline constexpr std::string_view kThinkClose = "</think>";
+
 struct ReasoningOptions {
   bool starts_in_reasoning = false;  // the prompt ended inside an open <think> block
 };

@@ -1,5 +1,7 @@
 #include "cli/cli_util.h"
 
+#include "model/kv_cache.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <stdexcept>
@@ -29,12 +31,7 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
   return out;
 }
 
-GgmlType parse_cache_type(const std::string& s) {
-  const auto t = type_from_name(s);
-  if (!t || (*t != GgmlType::F16 && *t != GgmlType::BF16 && *t != GgmlType::Q8_0 && *t != GgmlType::F32))
-    throw std::invalid_argument("--cache-type must be f16, bf16, q8_0 or f32 (got '" + s + "')");
-  return *t;
-}
+GgmlType parse_cache_type(const std::string& s) { return kv_cache_type_from_name(s); }
 
 void apply_threads(int n) {
   if (n < 0) throw std::invalid_argument("--threads must be >= 0");

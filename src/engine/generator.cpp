@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "chat/reasoning.h"
 #include "model/model.h"
 #include "tokenizer/tokenizer.h"
 
@@ -36,7 +37,7 @@ TokenRules::TokenRules(const Tokenizer& tok) : flags_(static_cast<size_t>(tok.si
       continue;
     }
     const std::string& t = tok.vocab().token(id);
-    if (t == "<think>" || t == "</think>") f |= kShown;
+    if (t == kThinkOpen || t == kThinkClose) f |= kShown;
     if (is_end_of_turn_marker(t)) f |= kEndsTurn;
   }
 }

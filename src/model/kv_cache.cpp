@@ -96,4 +96,11 @@ MatView KvCache::view(const std::vector<uint8_t>& buf, int row, int layer, int n
   return m;
 }
 
+GgmlType kv_cache_type_from_name(const std::string& name) {
+  const auto t = type_from_name(name);
+  if (!t || (*t != GgmlType::F16 && *t != GgmlType::BF16 && *t != GgmlType::Q8_0 && *t != GgmlType::F32))
+    throw std::invalid_argument("--cache-type must be f16, bf16, q8_0 or f32 (got '" + name + "')");
+  return *t;
+}
+
 }  // namespace qs

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "model/config.h"
@@ -62,5 +63,8 @@ struct Sequence {
   KvCache cache;
   int n_past = 0;
 };
+
+// The cache type named by --cache-type: f16, bf16, q8_0 or f32 (std::invalid_argument otherwise).
+GgmlType kv_cache_type_from_name(const std::string& name);
 
 }  // namespace qs

@@ -12,16 +12,13 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <functional>
 #include <mutex>
-#include <sstream>
+#include <optional>
 
-#include "model/memory_budget.h"
+#include "server/http_types.h"
+#include "server/routes.h"
 #include "server/routes_openai.h"
-#include "server/web_ui.h"
-#include "util/file_io.h"
 
 namespace qs::server {
 
@@ -314,116 +311,46 @@ class DeadlineServer final : public httplib::Server {
   Metrics& metrics_;
 };
 
-bool is_loopback_host(const std::string& h) {
-  return h == "localhost" || h == "::1" || h == "[::1]" || h.rfind("127.", 0) == 0;
+// The library's request as the routes see it.
+HttpRequest to_request(const httplib::Request& req) {
+  HttpRequest r;
+  r.method = req.method;
+  r.path = req.path;
+  r.body = req.body;
+  r.remote_addr = req.remote_addr;
+  for (const auto& [k, v] : req.headers) r.headers.emplace_back(k, v);
+  return r;
 }
 
-// Host header allowed on a loopback bind: localhost, 127.0.0.1 or [::1], with our port.
-bool host_header_ok(const std::string& value, int port) {
-  std::string host, port_s;
-  if (!value.empty() && value[0] == '[') {
-    const size_t end = value.find(']');
-    if (end == std::string::npos) return false;
-    host = value.substr(1, end - 1);
-    const std::string rest = value.substr(end + 1);
-    if (!rest.empty()) {
-      if (rest[0] != ':') return false;
-      port_s = rest.substr(1);
-    }
-  } else {
-    const size_t colon = value.find(':');
-    host = value.substr(0, colon);
-    if (colon != std::string::npos) port_s = value.substr(colon + 1);
-  }
-  std::string lower;
-  for (char c : host) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  if (lower != "localhost" && lower != "127.0.0.1" && lower != "::1") return false;
-  if (port_s.empty()) return port == 80;
-  if (port_s.size() > 5 || port_s.find_first_not_of("0123456789") != std::string::npos) return false;
-  return std::stoi(port_s) == port;
-}
+class SinkWriter final : public BodyWriter {
+ public:
+  explicit SinkWriter(httplib::DataSink& sink) : sink_(sink) {}
+  bool write(std::string_view d) override { return sink_.write(d.data(), d.size()); }
+  bool writable() const override { return sink_.is_writable(); }
 
-bool key_matches(const std::string& given, const std::vector<std::string>& keys) {
-  bool ok = false;
-  for (const auto& k : keys) {
-    // Constant time in the key's content (lengths are not secret enough to matter).
-    if (k.size() != given.size()) continue;
-    volatile unsigned char diff = 0;
-    for (size_t i = 0; i < k.size(); ++i) diff = diff | static_cast<unsigned char>(k[i] ^ given[i]);
-    if (diff == 0) ok = true;
-  }
-  return ok;
-}
+ private:
+  httplib::DataSink& sink_;
+};
 
-bool is_public_path(const std::string& p) { return p == "/health" || p == "/v1/health" || p == "/" || p == "/index.html"; }
-
-GgmlType cache_type_of(const std::string& s) {
-  const auto t = type_from_name(s);
-  if (!t || (*t != GgmlType::F16 && *t != GgmlType::BF16 && *t != GgmlType::Q8_0 && *t != GgmlType::F32))
-    throw std::invalid_argument("--cache-type must be f16, bf16, q8_0 or f32 (got '" + s + "')");
-  return *t;
-}
-
-void require_model(const ServerContext& ctx) {
-  const ServerState st = ctx.state.load();
-  if (st != ServerState::Ready && st != ServerState::Draining)
-    throw ApiError(503, st == ServerState::Loading ? "the model is loading" : "the model is not available", "unavailable_error", "",
-                   "model_loading");
+// A route's response into the library's: a whole body, or a chunked one the route's stream writes.
+void apply(HttpResponse from, httplib::Response& to) {
+  to.status = from.status;
+  for (auto& [k, v] : from.headers) to.set_header(k, v);
+  if (!from.stream) return to.set_content(std::move(from.body), from.content_type);
+  to.set_chunked_content_provider(
+      from.content_type,
+      [stream = std::move(from.stream)](size_t, httplib::DataSink& sink) {
+        SinkWriter w(sink);
+        if (!stream(w)) return false;
+        sink.done();
+        return true;
+      },
+      [on_close = std::move(from.on_close)](bool completed) {
+        if (on_close) on_close(completed);
+      });
 }
 
 }  // namespace
-
-void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
-  if (!model->file().find("tokenizer.ggml.tokens")) throw std::runtime_error("the model carries no tokenizer");
-  model->set_cache_type(cache_type_of(ctx.opt.cache_type));
-  ctx.tok = std::make_unique<Tokenizer>(Tokenizer::from_gguf(model->file()));
-  const Tokenizer& tok = *ctx.tok;
-  for (int32_t id = 0; id < tok.size(); ++id) {
-    const TokenType t = tok.vocab().type(id);
-    if (t == TokenType::Control || t == TokenType::UserDefined) ctx.special_ids.emplace(tok.vocab().token(id), id);
-  }
-  auto id_of = [&](std::initializer_list<const char*> names) {
-    for (const char* n : names)
-      if (auto it = ctx.special_ids.find(n); it != ctx.special_ids.end()) return it->second;
-    return -1;
-  };
-  ctx.fim_pre = id_of({"<｜fim▁begin｜>", "<|fim_prefix|>", "<fim_prefix>"});
-  ctx.fim_suf = id_of({"<｜fim▁hole｜>", "<|fim_suffix|>", "<fim_suffix>"});
-  ctx.fim_mid = id_of({"<｜fim▁end｜>", "<|fim_middle|>", "<fim_middle>"});
-
-  std::string tmpl_src;
-  if (!ctx.opt.chat_template_file.empty()) tmpl_src = read_file(ctx.opt.chat_template_file);
-  else if (auto s = model->file().get_string("tokenizer.chat_template")) tmpl_src = *s;
-  if (!tmpl_src.empty()) {
-    ctx.tmpl = std::make_unique<ChatTemplate>(tmpl_src);
-    ctx.prompt = std::make_unique<PromptBuilder>(tok, *ctx.tmpl);
-  }
-
-  if (ctx.opt.ctx_size <= 0) ctx.opt.ctx_size = std::min(model->config().n_ctx_train > 0 ? model->config().n_ctx_train : 4096, 4096);
-  // Every slot's KV cache and the prefix store are allocated or may fill up: check them all up front.
-  require_memory(model->memory_need(ctx.opt.parallel, ctx.opt.ctx_size)
-                     .add("prefix cache (--cache-mib)", static_cast<uint64_t>(ctx.opt.cache_mib) << 20),
-                 model->file().path());
-  ctx.limits.n_vocab = model->n_vocab();
-  ctx.limits.n_ctx = ctx.opt.ctx_size;
-  if (!ctx.opt.alias.empty()) ctx.model_id = ctx.opt.alias;
-  else {
-    std::string stem = std::filesystem::path(model->file().path()).filename().string();
-    if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".gguf") stem.resize(stem.size() - 5);
-    ctx.model_id = stem.empty() ? "qiusuo" : stem;
-  }
-  ctx.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-  ctx.model = std::move(model);
-  SchedulerOptions so;
-  so.parallel = ctx.opt.parallel;
-  so.n_ctx = ctx.opt.ctx_size;
-  so.max_queue = ctx.opt.max_queue;
-  so.cache_bytes = ctx.opt.cache_mib << 20;
-  so.step_tokens = ctx.opt.step_tokens;
-  ctx.sched = std::make_unique<Scheduler>(*ctx.model, *ctx.tok, so, ctx.metrics);
-}
-
-void load_model_into(ServerContext& ctx) { attach_model(ctx, Model::load(ctx.opt.model_path)); }
 
 HttpServer::HttpServer(ServerOptions opt) {
   ctx_.opt = std::move(opt);
@@ -461,38 +388,19 @@ void HttpServer::setup_routes() {
 
   // Host check (DNS rebinding) and API keys, before the body is read.
   s.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
-    auto reject = [&](const ApiError& e) {
-      send_error(res, e);
-      res.set_header("Connection", "close");
-      ctx.metrics.http_responses.inc(std::to_string(e.status()));
-      return httplib::Server::HandlerResponse::Handled;
-    };
-    if (ctx.loopback) {
-      if (!req.has_header("Host")) return reject(ApiError(400, "missing Host header", "invalid_request_error", "", "missing_host"));
-      if (!host_header_ok(req.get_header_value("Host"), ctx.port))
-        return reject(ApiError(403, "Host header not allowed: this server only answers to localhost / 127.0.0.1 / [::1] on port " +
-                                        std::to_string(ctx.port),
-                               "permission_error", "", "invalid_host"));
-    }
-    if (!ctx.opt.api_keys.empty() && !is_public_path(req.path)) {
-      const std::string auth = req.get_header_value("Authorization");
-      const std::string prefix = "Bearer ";
-      if (auth.size() <= prefix.size() || auth.compare(0, prefix.size(), prefix) != 0 ||
-          !key_matches(auth.substr(prefix.size()), ctx.opt.api_keys))
-        return reject(ApiError(401, "invalid or missing API key (Authorization: Bearer KEY)", "authentication_error", "",
-                               "invalid_api_key"));
-    }
-    return httplib::Server::HandlerResponse::Unhandled;
+    const std::optional<ApiError> denied = check_access(ctx, to_request(req));
+    if (!denied) return httplib::Server::HandlerResponse::Unhandled;
+    HttpResponse out;
+    send_error(out, *denied);
+    out.set_header("Connection", "close");
+    apply(std::move(out), res);
+    ctx.metrics.http_responses.inc(std::to_string(denied->status()));
+    return httplib::Server::HandlerResponse::Handled;
   });
 
   // Error responses without a body (404 from routing, 413 from the body limit, ...) get one.
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;
-    std::string msg = res.status == 404   ? "no route for " + req.method + " " + req.path
-                      : res.status == 413 ? "the request body is too large"
-                      : res.status == 400 ? "bad request"
-                                          : "error";
-    res.set_content(dump_json(error_json(res.status, msg)), "application/json");
+    if (res.body.empty()) res.set_content(error_body(res.status, to_request(req)), "application/json");
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     res.status = 500;
@@ -503,93 +411,15 @@ void HttpServer::setup_routes() {
     if (!ctx.opt.quiet) std::fprintf(stderr, "serve: %s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
   });
 
-  using Fn = std::function<void(const httplib::Request&, httplib::Response&)>;
-  auto guard = [](Fn fn) {
-    return [fn](const httplib::Request& req, httplib::Response& res) {
-      try {
-        fn(req, res);
-      } catch (const ApiError& e) {
-        send_error(res, e);
-      } catch (const nlohmann::json::exception& e) {
-        send_error(res, bad_request(std::string("invalid request: ") + e.what()));
-      } catch (const std::bad_alloc&) {
-        send_error(res, ApiError(503, "out of memory", "server_error"));
-      } catch (const std::exception& e) {
-        send_error(res, ApiError(500, e.what(), "server_error"));
-      } catch (...) {
-        send_error(res, ApiError(500, "internal error", "server_error"));
-      }
+  for (Route& r : api_routes(ctx)) {
+    auto handler = [h = std::move(r.handler)](const httplib::Request& req, httplib::Response& res) {
+      HttpResponse out;
+      run_guarded(h, to_request(req), out);
+      apply(std::move(out), res);
     };
-  };
-
-  for (const char* p : {"/v1/chat/completions", "/chat/completions", "/beta/chat/completions"})
-    s.Post(p, guard([&ctx](const auto& req, auto& res) { handle_chat_completions(ctx, req, res); }));
-  for (const char* p : {"/v1/completions", "/completions", "/beta/completions"})
-    s.Post(p, guard([&ctx](const auto& req, auto& res) { handle_completions(ctx, req, res); }));
-
-  auto health = guard([&ctx](const httplib::Request&, httplib::Response& res) {
-    json j;
-    switch (ctx.state.load()) {
-      case ServerState::Ready: res.status = 200, j = json{{"status", "ok"}}; break;
-      case ServerState::Loading: res.status = 503, j = json{{"status", "loading"}}; break;
-      case ServerState::Draining: res.status = 503, j = json{{"status", "draining"}}; break;
-      case ServerState::Failed: res.status = 503, j = json{{"status", "error"}, {"error", ctx.load_error}}; break;
-    }
-    if (res.status == 503) res.set_header("Retry-After", "1");
-    res.set_content(dump_json(j), "application/json");
-  });
-  s.Get("/health", health);
-  s.Get("/v1/health", health);
-
-  auto models = guard([&ctx](const httplib::Request&, httplib::Response& res) {
-    require_model(ctx);
-    json data = json::array();
-    if (ctx.model) {
-      json m = json::object();
-      m["id"] = ctx.model_id;
-      m["object"] = "model";
-      m["created"] = ctx.created;
-      m["owned_by"] = "qiusuo";
-      m["meta"] = json{{"n_ctx", ctx.opt.ctx_size}, {"n_vocab", ctx.model->n_vocab()}, {"parallel", ctx.opt.parallel}};
-      data.push_back(std::move(m));
-    }
-    res.set_content(dump_json(json{{"object", "list"}, {"data", data}}), "application/json");
-  });
-  s.Get("/v1/models", models);
-  s.Get("/models", models);
-
-  s.Get("/metrics", guard([&ctx](const httplib::Request&, httplib::Response& res) {
-    res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4");
-  }));
-
-  auto tokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
-    require_model(ctx);
-    const TokenizeRequest r = parse_tokenize_request(parse_json_body(req));
-    const auto ids = ctx.tok->encode(r.content, r.add_special && ctx.tok->add_bos(), r.parse_special);
-    json tokens = json::array();
-    for (int32_t id : ids) {
-      if (r.with_pieces) tokens.push_back(json{{"id", id}, {"piece", ctx.tok->token_bytes(id)}});
-      else tokens.push_back(id);
-    }
-    res.set_content(dump_json(json{{"tokens", tokens}}), "application/json");
-  });
-  s.Post("/tokenize", tokenize);
-  s.Post("/v1/tokenize", tokenize);
-  auto detokenize = guard([&ctx](const httplib::Request& req, httplib::Response& res) {
-    require_model(ctx);
-    const auto ids = parse_detokenize_request(parse_json_body(req), ctx.tok->size());
-    res.set_content(dump_json(json{{"content", ctx.tok->decode(ids)}}), "application/json");
-  });
-  s.Post("/detokenize", detokenize);
-  s.Post("/v1/detokenize", detokenize);
-
-  auto page = [](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
-    res.set_header("X-Content-Type-Options", "nosniff");
-    res.set_content(web_ui_html(), "text/html; charset=utf-8");
-  };
-  s.Get("/", page);
-  s.Get("/index.html", page);
+    if (r.method == "GET") s.Get(r.path, handler);
+    else s.Post(r.path, handler);
+  }
 }
 
 int HttpServer::start() {

@@ -1,7 +1,7 @@
-// qiusuo's OpenAI/DeepSeek-compatible HTTP server: cpp-httplib (one thread per connection, from
-// a pool that grows on demand up to a cap; each request must arrive within --read-timeout so slow
-// clients cannot hold the threads), request admission through the scheduler (429 when full), API
-// keys, Host-header checks on loopback binds, and a graceful drain on shutdown.
+// qiusuo's OpenAI/DeepSeek-compatible HTTP server: the routes (routes.h, routes_openai.h) carried by
+// cpp-httplib — one thread per connection, from a pool that grows on demand up to a cap; each request
+// must arrive within --read-timeout so slow clients cannot hold the threads — and a graceful drain on
+// shutdown. This file is the only one that includes the HTTP library.
 #pragma once
 #include <atomic>
 #include <chrono>

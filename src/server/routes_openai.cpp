@@ -7,6 +7,8 @@
 
 #include "server/chat_output.h"
 #include "server/sse.h"
+#include "util/random_id.h"
+#include "util/version.h"
 
 namespace qs::server {
 
@@ -16,19 +18,6 @@ using namespace std::chrono_literals;
 
 int64_t unix_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
-std::string random_id(const char* prefix) {
-  static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::string s = prefix;
-  for (int i = 0; i < 24; ++i) s += kAlnum[rng() % (sizeof kAlnum - 1)];
-  return s;
-}
-
-bool ends_with_think(std::string_view s) {
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\n' || s.back() == '\r' || s.back() == '\t')) s.remove_suffix(1);
-  return s.size() >= 7 && s.substr(s.size() - 7) == "<think>";
 }
 
 std::string tools_instruction(const ChatRequest& r) {
@@ -131,7 +120,7 @@ struct Session {
     j["object"] = object;
     j["created"] = created;
     j["model"] = model;
-    j["system_fingerprint"] = "qiusuo-0.1.0";
+    j["system_fingerprint"] = std::string("qiusuo-") + kVersion;
     return j;
   }
 
@@ -296,12 +285,12 @@ struct Session {
   }
 };
 
-bool run_stream(Session& s, httplib::DataSink& sink) {
+bool run_stream(Session& s, BodyWriter& sink) {
   auto last = Clock::now();
   const auto ping = std::chrono::seconds(std::max(1, s.ctx->opt.ping_interval_s));
   auto write = [&](const std::string& d) -> bool {
     if (d.empty()) return true;
-    if (!sink.write(d.data(), d.size())) return false;
+    if (!sink.write(d)) return false;
     last = Clock::now();
     return true;
   };
@@ -317,12 +306,11 @@ bool run_stream(Session& s, httplib::DataSink& sink) {
       if (now > s.hard_deadline) {
         s.time_out();
         write(sse_data(error_json(503, "the request timed out", "", "", "timeout")));
-        sink.done();
         return true;
       }
       // Nothing to send (queued, or a long prefill): a client that left would otherwise be
       // noticed only at the next ping (--sse-ping, 10 s), keeping its queue place or slot.
-      if (!sink.is_writable()) {
+      if (!sink.writable()) {
         s.ctx->sched->cancel(s.req);
         return false;
       }
@@ -336,24 +324,21 @@ bool run_stream(Session& s, httplib::DataSink& sink) {
       s.ctx->sched->cancel(s.req);
       return false;
     }
-    if (s.finished()) {
-      sink.done();
-      return true;
-    }
+    if (s.finished()) return true;
   }
 }
 
-void respond(ServerContext& ctx, const std::shared_ptr<Session>& s, httplib::Response& res) {
+void respond(ServerContext& ctx, const std::shared_ptr<Session>& s, HttpResponse& res) {
   Scheduler* sched = ctx.sched.get();
-  auto releaser = [s, sched](bool) {
+  res.on_close = [s, sched](bool) {
     if (!s->req->finished()) sched->cancel(s->req);
   };
   if (s->gen.stream) {
     res.status = 200;
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");
-    res.set_chunked_content_provider("text/event-stream", [s](size_t, httplib::DataSink& sink) { return run_stream(*s, sink); },
-                                     releaser);
+    res.content_type = "text/event-stream";
+    res.stream = [s](BodyWriter& sink) { return run_stream(*s, sink); };
     return;
   }
   // Not streamed: wait a little for a quick answer (so errors keep their status code); after
@@ -372,36 +357,31 @@ void respond(ServerContext& ctx, const std::shared_ptr<Session>& s, httplib::Res
     return;
   }
   res.status = 200;
-  res.set_chunked_content_provider(
-      "application/json",
-      [s](size_t, httplib::DataSink& sink) {
-        auto last = Clock::now();
-        std::vector<GenEvent> evs;
-        while (!s->finished()) {
-          evs.clear();
-          if (s->req->wait_events(evs, 200ms)) s->consume(evs);
-          if (s->finished()) break;
-          const auto now = Clock::now();
-          if (now > s->hard_deadline) {
-            s->time_out();
-            break;
-          }
-          // Every second, also while tokens keep coming: the write is how a client that went
-          // away is noticed (skipping it while decoding let a generation run on to max_tokens).
-          if (now - last >= 1s) {
-            if (!sink.write("\n", 1)) {
-              s->ctx->sched->cancel(s->req);
-              return false;
-            }
-            last = now;
-          }
+  res.content_type = "application/json";
+  res.stream = [s](BodyWriter& sink) {
+    auto last = Clock::now();
+    std::vector<GenEvent> evs;
+    while (!s->finished()) {
+      evs.clear();
+      if (s->req->wait_events(evs, 200ms)) s->consume(evs);
+      if (s->finished()) break;
+      const auto now = Clock::now();
+      if (now > s->hard_deadline) {
+        s->time_out();
+        break;
+      }
+      // Every second, also while tokens keep coming: the write is how a client that went
+      // away is noticed (skipping it while decoding let a generation run on to max_tokens).
+      if (now - last >= 1s) {
+        if (!sink.write("\n")) {
+          s->ctx->sched->cancel(s->req);
+          return false;
         }
-        const std::string body = dump_json(s->response());
-        if (!sink.write(body.data(), body.size())) return false;
-        sink.done();
-        return true;
-      },
-      releaser);
+        last = now;
+      }
+    }
+    return sink.write(dump_json(s->response()));
+  };
 }
 
 std::shared_ptr<Session> new_session(ServerContext& ctx, std::shared_ptr<GenRequest> r, const GenParams& g, bool chat,
@@ -421,9 +401,9 @@ std::shared_ptr<Session> new_session(ServerContext& ctx, std::shared_ptr<GenRequ
 
 }  // namespace
 
-json parse_json_body(const httplib::Request& req) { return parse_request_json(req.body); }
+json parse_json_body(const HttpRequest& req) { return parse_request_json(req.body); }
 
-void send_error(httplib::Response& res, const ApiError& e) {
+void send_error(HttpResponse& res, const ApiError& e) {
   res.status = e.status();
   if (e.status() == 429 || e.status() == 503) res.set_header("Retry-After", "1");
   res.set_content(dump_json(e.to_json()), "application/json");
@@ -433,7 +413,7 @@ ChatPrompt build_chat_prompt(const ServerContext& ctx, const ChatRequest& r) {
   json msgs = r.messages;
   const bool tools_on = !r.tools.is_null() && r.tool_choice != "none";
   std::string extra;
-  if (tools_on && !ctx.template_renders_tools) extra += tools_instruction(r);
+  if (tools_on && !ctx.prompt->renders_tools()) extra += tools_instruction(r);
   if (r.response_format != "text") extra += (extra.empty() ? "" : "\n\n") + json_instruction(r);
   if (!extra.empty()) {
     if (!msgs.empty() && msgs[0]["role"] == "system" && msgs[0]["content"].is_string())
@@ -443,19 +423,17 @@ ChatPrompt build_chat_prompt(const ServerContext& ctx, const ChatRequest& r) {
   }
   ChatPrompt p;
   try {
-    p.text = ctx.tmpl->render(msgs, tools_on && ctx.template_renders_tools ? r.tools : json(), true, ctx.bos_text, ctx.eos_text);
+    p.text = ctx.prompt->render(msgs, tools_on && ctx.prompt->renders_tools() ? r.tools : json(), true);
   } catch (const std::exception& e) {
     throw bad_request(std::string("the chat template cannot render these messages: ") + e.what(), "messages", "template_error");
   }
   if (r.prefix_completion) p.text += r.assistant_prefix;
-  p.tokens = ctx.tok->encode(p.text, /*add_bos=*/false, /*parse_special=*/true);
-  if (ctx.tok->add_bos() && ctx.tok->bos() >= 0 && (p.tokens.empty() || p.tokens.front() != ctx.tok->bos()))
-    p.tokens.insert(p.tokens.begin(), ctx.tok->bos());
-  p.starts_in_reasoning = ends_with_think(p.text);
+  p.tokens = ctx.prompt->tokens(p.text);
+  p.starts_in_reasoning = opens_reasoning(p.text);
   return p;
 }
 
-void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_chat_completions(ServerContext& ctx, const HttpRequest& req, HttpResponse& res) {
   require_ready(ctx);
   const json body = parse_json_body(req);
   const ChatRequest cr = parse_chat_request(body, ctx.limits);
@@ -474,7 +452,7 @@ void handle_chat_completions(ServerContext& ctx, const httplib::Request& req, ht
   respond(ctx, s, res);
 }
 
-void handle_completions(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
+void handle_completions(ServerContext& ctx, const HttpRequest& req, HttpResponse& res) {
   require_ready(ctx);
   const json body = parse_json_body(req);
   const CompletionRequest cr = parse_completion_request(body, ctx.limits);

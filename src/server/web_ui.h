@@ -1,4 +1,5 @@
-// The chat page served at "/": one self-contained HTML document (no external resources).
+// The chat page served at "/": webui/index.html, one self-contained HTML document (no external
+// resources), embedded at build time.
 #pragma once
 #include <string>
 
