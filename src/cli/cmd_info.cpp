@@ -1,5 +1,6 @@
 // qiusuo info -m MODEL: what a model file is, and what running it costs.
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <string>
@@ -12,6 +13,33 @@ namespace qs::cli {
 
 namespace {
 
+// What an unused tensor is: a multi-token-prediction layer's (blk.N past the model's layers, or
+// blk.N.nextn.*), a vision tower's, or something else.
+std::string unused_kind(const std::string& name, int n_layer) {
+  if (name.find(".nextn.") != std::string::npos) return "multi-token prediction";
+  if (name.rfind("blk.", 0) == 0 && std::atoi(name.c_str() + 4) >= n_layer) return "multi-token prediction";
+  if (name.rfind("v.", 0) == 0 || name.rfind("mm.", 0) == 0) return "vision";
+  return "other";
+}
+
+// Tensors the forward pass does not read, by kind; the unexpected ones by name.
+void print_unused(const GgufFile& f, const std::vector<std::string>& unused, int n_layer) {
+  if (unused.empty()) return;
+  std::map<std::string, std::pair<int, uint64_t>> kinds;
+  for (const auto& name : unused) {
+    const std::string kind = unused_kind(name, n_layer);
+    auto& e = kinds[kind];
+    e.first++;
+    e.second += f.find_tensor(name)->nbytes;
+  }
+  std::printf("not used:       ");
+  for (const auto& [kind, e] : kinds) std::printf(" %s x%d (%.1f MiB)", kind.c_str(), e.first, e.second / 1048576.0);
+  std::printf("\n");
+  int shown = 0;
+  for (const auto& name : unused)
+    if (unused_kind(name, n_layer) == "other" && shown++ < 8) std::printf("                 %s\n", name.c_str());
+}
+
 void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   // info describes any file, even one too large to run here: no repacking, no memory refusal.
   LoadOptions opt;
@@ -20,10 +48,20 @@ void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   auto m = Model::load(path, opt);
   const ModelConfig& c = m->config();
   const auto& f = m->file();
-  std::printf("file:            %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f.version(), f.file_size() / 1048576.0);
+  const auto shards = f.shards();
+  if (shards.size() == 1) {
+    std::printf("file:            %s (GGUF v%u, %.1f MiB)\n", path.c_str(), f.version(), f.file_size() / 1048576.0);
+  } else {
+    std::printf("files:           split set of %zu (GGUF v%u, %.1f MiB in all)\n", shards.size(), f.version(),
+                f.file_size() / 1048576.0);
+    for (const auto& sh : shards)
+      std::printf("                 %s (%.1f MiB, %zu tensors)\n", sh.path.c_str(), sh.size / 1048576.0, sh.n_tensors);
+  }
   if (!c.name.empty()) std::printf("name:            %s\n", c.name.c_str());
   std::printf("architecture:    %s\n", arch_name(c.arch));
-  std::printf("layers:          %d\n", c.n_layer);
+  std::printf("layers:          %d", c.n_layer);
+  if (c.n_nextn > 0) std::printf(" (+%d multi-token-prediction, not run)", c.n_nextn);
+  std::printf("\n");
   std::printf("embedding:       %d\n", c.n_embd);
   std::printf("heads:           %d (kv %d), head dims k %d v %d\n", c.n_head, c.n_head_kv, c.head_dim_k, c.head_dim_v);
   std::printf("vocab:           %d\n", c.n_vocab);
@@ -55,6 +93,7 @@ void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   std::printf("tensor types:   ");
   for (const auto& [name, e] : types) std::printf(" %s x%d (%.1f MiB)", name.c_str(), e.first, e.second / 1048576.0);
   std::printf("\n");
+  print_unused(f, m->weights().unused, c.n_layer);
   const double params = static_cast<double>(m->parameter_count());
   std::printf("parameters:      %.0f (%.3f B)\n", params, params / 1e9);
   const KvCache probe(c, 1, cache_type);

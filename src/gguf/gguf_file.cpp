@@ -171,7 +171,7 @@ int64_t GgufTensorInfo::n_elements() const {
   return n;
 }
 
-std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
+std::unique_ptr<GgufFile> GgufFile::open_one(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw GgufError(path + ": cannot open: " + std::strerror(errno));
   struct stat st {};

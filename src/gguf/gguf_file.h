@@ -28,6 +28,7 @@ struct GgufTensorInfo {
   uint64_t offset = 0;         // relative to the start of the data section
   const uint8_t* data = nullptr;
   size_t nbytes = 0;
+  uint32_t shard = 0;          // which file of a split set holds it (0: the first, or a single file)
   int64_t n_elements() const;
   int64_t rows() const { return ne.empty() ? 0 : n_elements() / ne[0]; }
 };
@@ -43,6 +44,9 @@ class GgufFile {
   // Memory the parsed metadata may take (DeepSeek-V3's 129k-token vocabulary and merges take ~30 MiB).
   static constexpr uint64_t kMaxMetadataBytes = uint64_t{512} << 20;
 
+  // Opens a file, or a whole split set (llama.cpp's gguf-split: NAME-00001-of-0000N.gguf, keys
+  // split.no / split.count / split.tensors.count) from the path of any of its shards: every shard is
+  // mapped, checked to belong to the set, and its tensors joined to the first shard's metadata.
   static std::unique_ptr<GgufFile> open(const std::string& path);
   // Parse a buffer already in memory (tests, fuzzing). The bytes must outlive the object.
   static std::unique_ptr<GgufFile> from_memory(const uint8_t* data, size_t size, std::string label);
@@ -50,9 +54,19 @@ class GgufFile {
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
 
+  // The first shard's path for a split set.
   const std::string& path() const { return path_; }
   uint32_t version() const { return version_; }
-  size_t file_size() const { return size_; }
+  // Bytes of all files of the set.
+  size_t file_size() const;
+
+  struct Shard {
+    std::string path;
+    size_t size;
+    size_t n_tensors;
+  };
+  // The files of a split set in order (one entry for a single file).
+  std::vector<Shard> shards() const;
   uint64_t alignment() const { return alignment_; }
 
   const std::map<std::string, GgufValue>& metadata() const { return kv_; }
@@ -72,6 +86,9 @@ class GgufFile {
  private:
   GgufFile() = default;
   void parse();
+  static std::unique_ptr<GgufFile> open_one(const std::string& path);
+  // Opens the other shards of the set this (first) shard heads and takes over their tensors.
+  void join_shards(const std::string& prefix, uint32_t count);
 
   std::string path_;
   const uint8_t* base_ = nullptr;
@@ -82,6 +99,7 @@ class GgufFile {
   std::map<std::string, GgufValue> kv_;
   std::vector<GgufTensorInfo> tensors_;
   std::map<std::string, size_t> tensor_index_;
+  std::vector<std::unique_ptr<GgufFile>> shards_;  // the other files of a split set (they own their mappings)
 };
 
 }  // namespace qs

@@ -80,6 +80,10 @@ ModelConfig load_config(const GgufFile& f) {
   Reader r{f, *arch + "."};
 
   c.n_layer = r.get_int("block_count", std::nullopt, 1, 4096);
+  // DeepSeek-V3's multi-token-prediction layers are counted in block_count and stored after the
+  // model's own (blk.61 of V3): the forward pass stops before them.
+  c.n_nextn = r.get_int("nextn_predict_layers", 0, 0, c.n_layer - 1);
+  c.n_layer -= c.n_nextn;
   c.n_embd = r.get_int("embedding_length", std::nullopt, 1, kMaxDim);
   c.n_head = r.get_int("attention.head_count", std::nullopt, 1, 4096);
   c.n_head_kv = r.get_int("attention.head_count_kv", c.n_head, 1, 4096);

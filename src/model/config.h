@@ -18,7 +18,8 @@ const std::vector<std::string>& supported_architectures();
 struct ModelConfig {
   Arch arch = Arch::Llama;
   std::string name;
-  int n_layer = 0;
+  int n_layer = 0;   // layers the forward pass runs
+  int n_nextn = 0;   // MTP layers after them in the file (not run)
   int n_embd = 0;
   int n_head = 0;
   int n_head_kv = 0;

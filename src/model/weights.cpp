@@ -1,5 +1,6 @@
 #include "model/weights.h"
 
+#include <set>
 #include <sstream>
 
 #include "gguf/gguf_file.h"
@@ -17,13 +18,18 @@ std::string shape_str(const std::vector<int64_t>& ne) {
   return os.str();
 }
 
+// Looks tensors up by name and shape, remembering which ones the model uses.
 class Binder {
  public:
   Binder(const GgufFile& f) : f_(f) {}
 
-  const GgufTensorInfo* find(const std::string& name) const { return f_.find_tensor(name); }
+  const GgufTensorInfo* find(const std::string& name) const {
+    used_.insert(name);
+    return f_.find_tensor(name);
+  }
 
   const GgufTensorInfo& need(const std::string& name, const std::vector<int64_t>& ne) const {
+    used_.insert(name);
     const GgufTensorInfo* t = f_.find_tensor(name);
     if (!t) throw GgufError(f_.path() + ": missing tensor '" + name + "' " + shape_str(ne));
     if (t->ne != ne)
@@ -54,8 +60,17 @@ class Binder {
     return find(name) ? vec(name, n) : std::vector<float>{};
   }
 
+  // The file's tensors never looked up, in file order.
+  std::vector<std::string> unused() const {
+    std::vector<std::string> out;
+    for (const auto& t : f_.tensors())
+      if (!used_.count(t.name)) out.push_back(t.name);
+    return out;
+  }
+
  private:
   const GgufFile& f_;
+  mutable std::set<std::string> used_;
 };
 
 void bind_ffn(const Binder& b, const std::string& p, const ModelConfig& c, LayerWeights& L) {
@@ -169,6 +184,7 @@ ModelWeights bind_weights(const GgufFile& f, const ModelConfig& c) {
     if (c.is_moe_layer(il)) bind_moe(b, p, c, L);
     else bind_ffn(b, p, c, L);
   }
+  w.unused = b.unused();
   return w;
 }
 

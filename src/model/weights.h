@@ -54,6 +54,9 @@ struct ModelWeights {
   std::vector<float> rope_freqs;
   std::vector<LayerWeights> layers;
   bool output_tied = false;
+  // Tensors in the file the forward pass does not read: MTP layers (blk.N.nextn.*), vision towers,
+  // extras of newer converters. Listed by `info`, never an error.
+  std::vector<std::string> unused;
 };
 
 ModelWeights bind_weights(const GgufFile& f, const ModelConfig& c);

@@ -276,6 +276,7 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n) {
     case GgmlType::Q5_K: return deq_q5_K(src, dst, nb);
     case GgmlType::Q6_K: return deq_q6_K(src, dst, nb);
     case GgmlType::Q8_K: return deq_q8_K(src, dst, nb);
+    default: return dequantize_iq(t, src, dst, nb);  // the i-quants, ternary types and MXFP4
   }
 }
 

@@ -13,7 +13,7 @@ struct Entry {
 };
 
 // Block sizes and byte sizes as ggml defines them; Q8_1 and Q8_K are activation-only formats.
-constexpr std::array<Entry, 15> kTable{{
+constexpr std::array<Entry, 27> kTable{{
     {GgmlType::F32, {"F32", 1, 4, true}},
     {GgmlType::F16, {"F16", 1, 2, true}},
     {GgmlType::Q4_0, {"Q4_0", 32, 18, true}},
@@ -29,9 +29,22 @@ constexpr std::array<Entry, 15> kTable{{
     {GgmlType::Q6_K, {"Q6_K", 256, 210, true}},
     {GgmlType::Q8_K, {"Q8_K", 256, 292, false}},
     {GgmlType::BF16, {"BF16", 1, 2, true}},
+    // i-quants, ternary and MXFP4 (iquant_blocks.h)
+    {GgmlType::IQ2_XXS, {"IQ2_XXS", 256, 66, true}},
+    {GgmlType::IQ2_XS, {"IQ2_XS", 256, 74, true}},
+    {GgmlType::IQ3_XXS, {"IQ3_XXS", 256, 98, true}},
+    {GgmlType::IQ1_S, {"IQ1_S", 256, 50, true}},
+    {GgmlType::IQ4_NL, {"IQ4_NL", 32, 18, true}},
+    {GgmlType::IQ3_S, {"IQ3_S", 256, 110, true}},
+    {GgmlType::IQ2_S, {"IQ2_S", 256, 82, true}},
+    {GgmlType::IQ4_XS, {"IQ4_XS", 256, 136, true}},
+    {GgmlType::IQ1_M, {"IQ1_M", 256, 56, true}},
+    {GgmlType::TQ1_0, {"TQ1_0", 256, 54, true}},
+    {GgmlType::TQ2_0, {"TQ2_0", 256, 66, true}},
+    {GgmlType::MXFP4, {"MXFP4", 32, 17, true}},
 }};
 
-constexpr uint32_t kMaxId = 31;
+constexpr uint32_t kMaxId = 39;
 
 // Direct index from id to table slot (-1: unknown), so traits() stays O(1) on hot paths like row_bytes.
 constexpr std::array<int8_t, kMaxId + 1> make_index() {

@@ -2,6 +2,8 @@
 // we write equal those llama.cpp writes (same float evaluation order, same round-half-even trick).
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
+#include <string>
 #include <cmath>
 #include <cstring>
 
@@ -596,6 +598,7 @@ void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
     case GgmlType::Q5_K: return quant_q5_K(src, dst, nb);
     case GgmlType::Q6_K: return quant_q6_K(src, dst, nb);
     case GgmlType::Q8_K: return quant_q8_K(src, dst, nb);
+    default: throw std::invalid_argument(std::string("no quantizer for ") + std::string(traits(t).name));
   }
 }
 

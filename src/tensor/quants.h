@@ -9,8 +9,14 @@ namespace qs {
 // Dequantize n elements (n a multiple of the type's block size) from src into dst.
 void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 
+// Dequantize n_blocks blocks of an i-quant (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ4_NL,
+// IQ4_XS), ternary (TQ1_0, TQ2_0) or MXFP4 type, exactly as ggml does; std::invalid_argument for any other
+// type. Writes n_blocks * block_size floats.
+void dequantize_iq(GgmlType t, const void* src, float* dst, int64_t n_blocks);
+
 // Quantize n floats into dst with ggml's reference algorithm (quantize_row_*_ref), n a multiple of
-// the block size. Supported for every storable type plus Q8_K and Q8_1.
+// the block size. Supported for F32 … Q6_K plus Q8_K and Q8_1; the i-quants, ternary types and MXFP4
+// have no quantizer here (std::invalid_argument).
 void quantize_row(GgmlType t, const float* src, void* dst, int64_t n);
 
 // Dot product of one row in format t with a float vector, accumulated in fp32. Dequantizes block by
