@@ -310,6 +310,41 @@ TEST(Jinja, RunawayTemplatesStopWithErrors) {
   EXPECT_NE(error_of("{{ 'abcdefghijkl' }}", "{}", tight).find("output size limit"), std::string::npos);
 }
 
+// The template attacks found against round 1 (each took seconds to hours, or gigabytes): every one now
+// ends quickly with an error naming the limit, and allocates nothing close to its request.
+TEST(Jinja, AttackTemplatesEndQuicklyNamingTheLimit) {
+  struct Attack {
+    std::string tmpl, limit;
+  };
+  const std::vector<Attack> attacks = {
+      // A macro calling itself twice: depth 40 passes the depth limit, 2^40 calls.
+      {"{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(40) }}", "work limit"},
+      {"{{ 'a\nb' | indent(100000000) }}", "indent width"},
+      {"{{ '%.999999999f' % 1.5 }}", "format width or precision"},
+      {"{{ '%999999999d' % 1 }}", "format width or precision"},
+      {"{{ '%-99999s' | format('x') }}", "format width or precision"},
+      {"{{ {'a': 1} | tojson(indent=100000000) }}", "tojson indent"},
+      {"{{ ('x' * 1000) | replace('', 'y' * 1000000) }}", "too large"},
+      {"{{ ('x' * 1000).replace('', 'y' * 1000000) }}", "too large"},
+      {"{{ ('y' * 1000000).join(['a'] * 100000) }}", "too large"},
+  };
+  for (const Attack& a : attacks) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::string err = error_of(a.tmpl);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_NE(err.find(a.limit), std::string::npos) << a.tmpl << " -> " << err;
+    EXPECT_LT(s, 10.0) << a.tmpl;
+  }
+  // Within the bounds, formatting is exact and no longer cut at 511 bytes.
+  EXPECT_EQ(render("{{ '%5d|%-4s|%.2f' % (42, 'ab', 1.5) }}"), "   42|ab  |1.50");
+  EXPECT_EQ(render("{{ '%.1000f' % 1.5 }}").size(), 1002u);
+  EXPECT_EQ(render("{{ 'a\nb' | indent(3) }}"), "a\n   b");
+  jinja::Limits small_work;
+  small_work.max_work = 1000;
+  EXPECT_NE(error_of("{% for i in range(10000) %}{{ i }}{% endfor %}", "{}", small_work).find("work limit"),
+            std::string::npos);
+}
+
 // Truncated and mutated real templates must parse or fail cleanly, never crash or hang.
 TEST(Jinja, MalformedTemplatesNeverCrash) {
   int parsed = 0, failed = 0;

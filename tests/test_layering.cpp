@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <string>
 
@@ -31,6 +30,20 @@ const std::map<std::string, std::set<std::string>>& allowed() {
   return m;
 }
 
+// The directory an `#include "dir/file.h"` line names ("" for other lines). (Not std::regex: GCC 12
+// warns inside <regex> under the sanitizer builds.)
+std::string included_layer(const std::string& line) {
+  size_t i = line.find_first_not_of(" \t");
+  if (i == std::string::npos || line[i] != '#') return "";
+  i = line.find_first_not_of(" \t", i + 1);
+  if (i == std::string::npos || line.compare(i, 7, "include") != 0) return "";
+  i = line.find_first_not_of(" \t", i + 7);
+  if (i == std::string::npos || line[i] != '"') return "";
+  const size_t slash = line.find('/', i + 1), quote = line.find('"', i + 1);
+  if (slash == std::string::npos || slash > quote) return "";
+  return line.substr(i + 1, slash - i - 1);
+}
+
 std::vector<fs::path> source_files() {
   std::vector<fs::path> out;
   for (const auto& e : fs::recursive_directory_iterator(fs::path(QIUSUO_SOURCE_DIR) / "src")) {
@@ -43,7 +56,6 @@ std::vector<fs::path> source_files() {
 }  // namespace
 
 TEST(Layering, NoLayerIncludesAHigherOne) {
-  const std::regex include_re(R"re(^\s*#\s*include\s*"([a-z_]+)/)re");
   const auto files = source_files();
   ASSERT_GT(files.size(), 100u);
   for (const auto& p : files) {
@@ -55,9 +67,8 @@ TEST(Layering, NoLayerIncludesAHigherOne) {
     int n = 0;
     while (std::getline(in, line)) {
       ++n;
-      std::smatch m;
-      if (!std::regex_search(line, m, include_re)) continue;
-      const std::string target = m[1].str();
+      const std::string target = included_layer(line);
+      if (target.empty()) continue;
       EXPECT_TRUE(target == layer || it->second.count(target))
           << p.lexically_relative(QIUSUO_SOURCE_DIR) << ":" << n << ": src/" << layer << " includes src/" << target;
     }

@@ -66,8 +66,12 @@ Value f_tojson(Interp&, const Value& v, CallArgs& a) {
   DumpOptions o;
   o.ensure_ascii = arg_bool(a, 0, "ensure_ascii", false);
   const Value indent = a.get_or(1, "indent", Value(nullptr));
+  if (indent.is_int() && indent.as_int() > kMaxFormatField)
+    throw TypeError("tojson indent " + std::to_string(indent.as_int()) + " exceeds the template limit (" +
+                    std::to_string(kMaxFormatField) + ")");
   if (indent.is_int()) o.indent = std::string(static_cast<size_t>(std::max<int64_t>(0, indent.as_int())), ' ');
-  else if (indent.is_string()) o.indent = indent.str();
+  else if (indent.is_string() && static_cast<int64_t>(indent.str().size()) <= kMaxFormatField) o.indent = indent.str();
+  else if (indent.is_string()) throw TypeError("tojson indent string exceeds the template limit");
   else if (!indent.is_none()) throw TypeError("tojson: indent must be an integer or a string");
   if (o.indent) o.item_sep = ",";
   const Value seps = a.get_or(2, "separators", Value(nullptr));
@@ -87,7 +91,7 @@ Value f_default(Interp&, const Value& v, CallArgs& a) {
   return v;
 }
 
-Value f_join(Interp&, const Value& v, CallArgs& a) {
+Value f_join(Interp& in, const Value& v, CallArgs& a) {
   const Value sep = a.get_or(0, "d", Value(std::string()));
   const Value* attribute = a.get(1, "attribute");
   std::string out;
@@ -96,6 +100,7 @@ Value f_join(Interp&, const Value& v, CallArgs& a) {
     if (!first) out += py_str(sep);
     first = false;
     out += py_str(attribute && !attribute->is_none() ? attr_path(x, *attribute) : x);
+    in.check_length(out.size());
   }
   return Value(std::move(out));
 }
@@ -296,12 +301,17 @@ Value f_round(Interp&, const Value& v, CallArgs& a) {
   return Value((method == "floor" ? std::floor(y) : std::ceil(y)) / p);
 }
 
-Value f_indent(Interp&, const Value& v, CallArgs& a) {
+Value f_indent(Interp& in, const Value& v, CallArgs& a) {
   const Value width = a.get_or(0, "width", Value(4));
   const bool first = arg_bool(a, 1, "first", false);
   const bool blank = arg_bool(a, 2, "blank", false);
+  if (!width.is_string() && width.as_int() > kMaxFormatField)
+    throw TypeError("indent width " + std::to_string(width.as_int()) + " exceeds the template limit (" +
+                    std::to_string(kMaxFormatField) + ")");
   const std::string ind = width.is_string() ? width.str() : std::string(static_cast<size_t>(std::max<int64_t>(0, width.as_int())), ' ');
-  const auto lines = pystr::splitlines(py_str(v) + "\n", false);
+  const std::string text = py_str(v);
+  const auto lines = pystr::splitlines(text + "\n", false);
+  in.check_length(text.size() + ind.size() * (lines.size() + 1));  // before building it
   std::string rv;
   if (blank) {
     for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + ind : "") + lines[i];
@@ -402,8 +412,7 @@ const std::unordered_map<std::string, FilterFn>& registry() {
          const Value* count = a.get(2, "count");
          std::string r = pystr::replace(py_str(v), py_str(a.get_or(0, "old", Value(""))),
                                         py_str(a.get_or(1, "new", Value(""))),
-                                        count && !count->is_none() ? count->as_int() : -1);
-         in.check_length(r.size());
+                                        count && !count->is_none() ? count->as_int() : -1, in.limits().max_output);
          return Value(std::move(r));
        }},
       {"abs",
@@ -413,9 +422,9 @@ const std::unordered_map<std::string, FilterFn>& registry() {
          throw TypeError(std::string("bad operand type for abs(): '") + type_name(v) + "'");
        }},
       {"format",
-       [](Interp&, const Value& v, CallArgs& a) {
+       [](Interp& in, const Value& v, CallArgs& a) {
          if (!a.kwargs.empty()) throw TypeError("unsupported: format filter with keyword arguments");
-         return Value(percent_format(py_str(v), Value::list(a.args, true)));
+         return Value(percent_format(py_str(v), Value::list(a.args, true), in.limits().max_output));
        }},
   };
   return r;

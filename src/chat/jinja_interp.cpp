@@ -61,6 +61,7 @@ std::string Interp::render(const Body& body, const FramePtr& top) {
   top_ = top;
   produced_ = 0;
   iterations_ = 0;
+  work_ = 0;
   call_depth_ = 0;
   try {
     exec(body, top);
@@ -78,6 +79,11 @@ void Interp::charge_iterations(uint64_t n) {
   iterations_ += n;
   if (iterations_ > limits_.max_iterations)
     throw TypeError("loop iteration limit exceeded (" + std::to_string(limits_.max_iterations) + ")");
+}
+
+void Interp::charge_work() {
+  if (++work_ > limits_.max_work)
+    throw TypeError("template work limit exceeded (" + std::to_string(limits_.max_work) + " steps)");
 }
 
 void Interp::check_length(size_t n) const {
@@ -101,6 +107,7 @@ Interp::Flow Interp::exec(const Body& body, const FramePtr& f) {
 
 Interp::Flow Interp::exec_stmt(const Stmt& s, const FramePtr& f) {
   try {
+    charge_work();
     switch (s.kind) {
       case StmtKind::Text: emit(s.text); return Flow::Normal;
       case StmtKind::Print: {
@@ -296,6 +303,7 @@ Value Interp::call(const Value& callee, CallArgs& args) {
 
 Value Interp::eval(const Expr& e, const FramePtr& f) {
   try {
+    charge_work();
     return eval_inner(e, f);
   } catch (const TypeError& err) {
     throw Error(err.what(), e.pos);

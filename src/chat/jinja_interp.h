@@ -12,11 +12,14 @@
 
 namespace qs::jinja {
 
-// Guards against runaway templates: all three end the render with an Error.
+// Guards against runaway templates (a template in a downloaded GGUF is untrusted input): each ends the
+// render with an Error naming the limit. Filters and formatting check the output size before they
+// allocate, and format widths and precisions are bounded (kMaxFormatField, jinja_ops.h).
 struct Limits {
   size_t max_output = size_t{64} << 20;  // bytes of output (and of any single string built)
   uint64_t max_iterations = 1000000;     // loop iterations and range() elements, in total
   int max_call_depth = 64;               // nested macro calls
+  uint64_t max_work = 5000000;           // expressions evaluated and statements run, in total
 };
 
 // A scope: a for-loop iteration, a macro call, or the template's top level.
@@ -51,6 +54,7 @@ class Interp {
   bool test(const std::string& name, const Value& v, CallArgs& args);
 
   void charge_iterations(uint64_t n);
+  void charge_work();
   void check_length(size_t n) const;  // for strings and lists being built
   const Limits& limits() const { return limits_; }
   // Namespaces are the one mutable object, so the only way to build a reference cycle
@@ -78,6 +82,7 @@ class Interp {
   FramePtr top_;  // scope for macros whose defining scope has ended
   size_t produced_ = 0;
   uint64_t iterations_ = 0;
+  uint64_t work_ = 0;
   int call_depth_ = 0;
   std::vector<std::weak_ptr<void>> namespaces_;
   size_t namespaces_compact_at_ = 64;

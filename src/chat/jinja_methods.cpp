@@ -79,7 +79,7 @@ bool affix(const std::string& s, const Value* arg, bool prefix) {
   return one(*arg);
 }
 
-Value call_str(const std::string& s, const std::string& m, CallArgs& a) {
+Value call_str(Interp& in, const std::string& s, const std::string& m, CallArgs& a) {
   if (m == "split" || m == "rsplit") {
     auto sep = opt_str(a.get(0, "sep"), "sep");
     if (sep && sep->empty()) throw TypeError("empty separator");
@@ -96,7 +96,7 @@ Value call_str(const std::string& s, const std::string& m, CallArgs& a) {
   if (m == "capitalize") return Value(pystr::capitalize(s));
   if (m == "replace")
     return Value(pystr::replace(s, need_str(a.get(0, "old"), "replace"), need_str(a.get(1, "new"), "replace"),
-                                opt_int(a.get(2, "count"), -1)));
+                                opt_int(a.get(2, "count"), -1), in.limits().max_output));
   if (m == "find" || m == "rfind" || m == "index" || m == "rindex") {
     const int64_t i = pystr::find(s, need_str(a.get(0, "sub"), m.c_str()), m[0] == 'r');
     if (i < 0 && (m == "index" || m == "rindex")) throw TypeError("substring not found");
@@ -113,6 +113,7 @@ Value call_str(const std::string& s, const std::string& m, CallArgs& a) {
         throw TypeError("sequence item " + std::to_string(k) + ": expected str instance, " + type_name(x) + " found");
       if (k++) out += s;
       out += x.str();
+      in.check_length(out.size());
     }
     return Value(std::move(out));
   }
@@ -190,9 +191,9 @@ Value bind_method(const Value& obj, const std::string& name) {
                          [obj, name](Interp& in, CallArgs& args) { return call_method(in, obj, name, args); });
 }
 
-Value call_method(Interp& /*in*/, const Value& obj, const std::string& name, CallArgs& args) {
+Value call_method(Interp& in, const Value& obj, const std::string& name, CallArgs& args) {
   switch (obj.kind()) {
-    case Kind::String: return call_str(obj.str(), name, args);
+    case Kind::String: return call_str(in, obj.str(), name, args);
     case Kind::Dict: return call_dict(obj, name, args);
     case Kind::List: return call_list(obj, name, args);
     default: throw TypeError(std::string("'") + type_name(obj) + "' object has no attribute '" + name + "'");

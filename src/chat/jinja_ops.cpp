@@ -132,7 +132,7 @@ Value binary_op(const std::string& op, const Value& a, const Value& b, size_t ma
     if ((a.is_string() || a.is_list()) && b.is_int()) return repeat(a, b.as_int(), max_len);
     if (a.is_int() && (b.is_string() || b.is_list())) return repeat(b, a.as_int(), max_len);
   }
-  if (op == "%" && a.is_string()) return Value(percent_format(a.str(), b));
+  if (op == "%" && a.is_string()) return Value(percent_format(a.str(), b, max_len));
   unsupported_operands(op, a, b);
 }
 
@@ -297,11 +297,50 @@ Value get_slice(const Value& obj, const Value& vstart, const Value& vstop, const
   return Value::undefined(pystr::concat({"'", object_type_repr(obj), "' object is not subscriptable"}));
 }
 
-std::string percent_format(const std::string& fmt, const Value& args) {
+namespace {
+
+// The numbers in a '%' conversion's flags ("-08.3" -> width 8, precision 3), refused past kMaxFormatField:
+// glibc builds the whole field before snprintf truncates, so '%.999999999f' took seconds and gigabytes.
+void check_format_fields(const std::string& spec) {
+  int64_t n = 0;
+  bool digits = false;
+  auto done = [&] {
+    if (digits && n > kMaxFormatField)
+      throw TypeError("format width or precision " + std::to_string(n) + " exceeds the template limit (" +
+                      std::to_string(kMaxFormatField) + ")");
+    n = 0;
+    digits = false;
+  };
+  for (char c : spec) {
+    if (c >= '0' && c <= '9') {
+      n = std::min<int64_t>(n * 10 + (c - '0'), kMaxFormatField + 1);
+      digits = true;
+    } else {
+      done();
+    }
+  }
+  done();
+}
+
+// snprintf into a string of the size it needs (fields are bounded, so this is at most a few KiB).
+template <typename T>
+void append_formatted(std::string& out, const std::string& spec, T value) {
+  const int n = std::snprintf(nullptr, 0, spec.c_str(), value);
+  if (n <= 0) return;
+  const size_t at = out.size();
+  out.resize(at + static_cast<size_t>(n) + 1);
+  std::snprintf(out.data() + at, static_cast<size_t>(n) + 1, spec.c_str(), value);
+  out.resize(at + static_cast<size_t>(n));
+}
+
+}  // namespace
+
+std::string percent_format(const std::string& fmt, const Value& args, size_t max_len) {
   const std::vector<Value> vals = args.is_list() && args.is_tuple() ? args.items() : std::vector<Value>{args};
   size_t next = 0;
   std::string out;
   for (size_t i = 0; i < fmt.size(); ++i) {
+    if (out.size() > max_len) throw TypeError("value too large (limit " + std::to_string(max_len) + ")");
     if (fmt[i] != '%') {
       out += fmt[i];
       continue;
@@ -311,6 +350,7 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     while (j < fmt.size() && std::string_view("-+ #0123456789.").find(fmt[j]) != std::string_view::npos)
       spec += fmt[j++];
     if (j >= fmt.size()) throw TypeError("incomplete format");
+    check_format_fields(spec);
     const char conv = fmt[j];
     i = j;
     if (conv == '%') {
@@ -319,17 +359,12 @@ std::string percent_format(const std::string& fmt, const Value& args) {
     }
     if (next >= vals.size()) throw TypeError("not enough arguments for format string");
     const Value& v = vals[next++];
-    char buf[512];
     switch (conv) {
       case 's':
       case 'r': {
         const std::string s = conv == 's' ? py_str(v) : py_repr(v);
-        if (spec == "%") {
-          out += s;
-        } else {
-          std::snprintf(buf, sizeof buf, (spec + "s").c_str(), s.c_str());
-          out += buf;
-        }
+        if (spec == "%") out += s;
+        else append_formatted(out, spec + "s", s.c_str());
         break;
       }
       case 'd':
@@ -343,9 +378,8 @@ std::string percent_format(const std::string& fmt, const Value& args) {
           pystr::append_utf8(out, static_cast<uint32_t>(v.as_int()));
           break;
         }
-        std::snprintf(buf, sizeof buf, (spec + "ll" + (conv == 'i' ? 'd' : conv)).c_str(),
-                      static_cast<long long>(v.kind() == Kind::Float ? std::trunc(v.as_float()) : v.as_int()));
-        out += buf;
+        append_formatted(out, spec + "ll" + (conv == 'i' ? 'd' : conv),
+                         static_cast<long long>(v.kind() == Kind::Float ? std::trunc(v.as_float()) : v.as_int()));
         break;
       case 'f':
       case 'F':
@@ -354,12 +388,12 @@ std::string percent_format(const std::string& fmt, const Value& args) {
       case 'g':
       case 'G':
         if (!v.is_number()) throw TypeError(std::string("must be real number, not ") + type_name(v));
-        std::snprintf(buf, sizeof buf, (spec + conv).c_str(), v.as_float());
-        out += buf;
+        append_formatted(out, spec + conv, v.as_float());
         break;
       default: throw TypeError(std::string("unsupported format character '") + conv + "'");
     }
   }
+  if (out.size() > max_len) throw TypeError("value too large (limit " + std::to_string(max_len) + ")");
   if (next < vals.size() && !args.is_dict()) throw TypeError("not all arguments converted during string formatting");
   return out;
 }

@@ -1,5 +1,7 @@
 // Python operator semantics for template values: arithmetic, membership, attribute and item access, slicing.
 #pragma once
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,10 @@ Value get_item(const Value& obj, const Value& key);         // obj[key]: item fi
 Value get_slice(const Value& obj, const Value& start, const Value& stop, const Value& step);
 
 // Python's %-formatting for `"..." % args` (s, r, d, i, f, g, e, x, o, c and %%).
-std::string percent_format(const std::string& fmt, const Value& args);
+// Python's printf-style `fmt % args`; output past max_len and fields past kMaxFormatField are errors.
+std::string percent_format(const std::string& fmt, const Value& args, size_t max_len);
+
+// Largest width or precision a '%' format, indent or tojson(indent) may ask for.
+inline constexpr int64_t kMaxFormatField = 4096;
 
 }  // namespace qs::jinja

@@ -328,8 +328,12 @@ std::vector<std::string> splitlines(std::string_view s, bool keepends) {
   return out;
 }
 
-std::string replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count) {
+std::string replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count, size_t max_len) {
   std::string out;
+  // Checked as it grows: an empty `old` inserts repl at every code point.
+  auto fits = [&] {
+    if (out.size() > max_len) throw std::invalid_argument("result of replace is too large (limit " + std::to_string(max_len) + ")");
+  };
   if (old.empty()) {  // Python inserts repl before every code point and at the end
     const auto cps = code_points(s);
     int64_t done = 0;
@@ -337,6 +341,7 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
       if (count < 0 || done < count) {
         out += repl;
         ++done;
+        fits();
       }
       if (i < cps.size()) append_utf8(out, cps[i]);
     }
@@ -349,6 +354,7 @@ std::string replace(std::string_view s, std::string_view old, std::string_view r
     if (p == std::string_view::npos) break;
     out.append(s.substr(start, p - start));
     out.append(repl);
+    fits();
     start = p + old.size();
     ++done;
   }

@@ -34,7 +34,8 @@ std::string strip(std::string_view s, const std::optional<std::string>& chars, b
 std::vector<std::string> split(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit);
 std::vector<std::string> rsplit(std::string_view s, const std::optional<std::string>& sep, int64_t maxsplit);
 std::vector<std::string> splitlines(std::string_view s, bool keepends);
-std::string replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count);
+std::string replace(std::string_view s, std::string_view old, std::string_view repl, int64_t count,
+                    size_t max_len = SIZE_MAX);
 int64_t count(std::string_view s, std::string_view sub);
 int64_t find(std::string_view s, std::string_view sub, bool from_right);  // code-point index or -1
 

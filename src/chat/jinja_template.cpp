@@ -4,10 +4,13 @@
 #include "chat/jinja_json.h"
 #include "chat/jinja_lexer.h"
 #include "chat/jinja_parser.h"
+#include "util/utf8_check.h"
 
 namespace qs::jinja {
 
 Template Template::parse(const std::string& source) {
+  if (const size_t bad = first_invalid_utf8(source); bad != std::string::npos)
+    throw Error("the template is not valid UTF-8 (byte " + std::to_string(bad) + ")", {});
   Template t;
   t.body_ = std::make_shared<const Body>(parse_template(tokenize(normalize_source(source))));
   return t;

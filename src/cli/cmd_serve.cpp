@@ -78,10 +78,15 @@ void run_serve(ServeArgs& a) {
   server::ServerOptions o = a.o;
   o.cache_mib = a.cache_mib;
   if (!a.api_key.empty()) {
-    std::stringstream ss(a.api_key);
-    std::string k;
-    while (std::getline(ss, k, ','))
-      if (!k.empty()) o.api_keys.push_back(k);
+    // An empty key in the list ("--api-key ," or QIUSUO_API_KEY=,) would otherwise turn authentication
+    // off without a word.
+    std::stringstream ss(a.api_key + ",");
+    for (std::string k; std::getline(ss, k, ',');) {
+      const size_t b = k.find_first_not_of(" \t"), e = k.find_last_not_of(" \t");
+      if (b == std::string::npos)
+        throw std::invalid_argument("--api-key (or QIUSUO_API_KEY) holds an empty key: every comma-separated key must be non-empty");
+      o.api_keys.push_back(k.substr(b, e - b + 1));
+    }
   }
   if (!a.api_key_file.empty()) {
     auto keys = read_keys(a.api_key_file);

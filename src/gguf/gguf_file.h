@@ -33,6 +33,13 @@ struct GgufTensorInfo {
   int64_t rows() const { return ne.empty() ? 0 : n_elements() / ne[0]; }
 };
 
+// The parts of a split-set shard's file name, NAME-00002-of-00009.gguf; nullopt for other names.
+struct ShardName {
+  std::string prefix;  // NAME (with its directory)
+  uint32_t index = 0, count = 0;
+};
+std::optional<ShardName> parse_shard_name(const std::string& path);
+
 class GgufFile {
  public:
   // Limits that bound what a file can make us allocate while parsing.

@@ -2,7 +2,7 @@
 // valid GGUF holding some of the tensors; the first carries the model's metadata. Every 671B file
 // people download is split.
 #include <cstdio>
-#include <regex>
+#include <string_view>
 
 #include "gguf/gguf_file.h"
 
@@ -11,6 +11,29 @@ namespace qs {
 namespace {
 
 constexpr uint64_t kMaxShards = 9999;  // the name format's five digits, and far more than any real set
+
+}  // namespace
+
+std::optional<ShardName> parse_shard_name(const std::string& path) {
+  // NAME-00001-of-00003.gguf: "-", 5 digits, "-of-", 5 digits, ".gguf" (20 bytes after NAME).
+  constexpr size_t kSuffix = 20;
+  if (path.size() <= kSuffix) return std::nullopt;
+  const std::string_view tail = std::string_view(path).substr(path.size() - kSuffix);
+  auto digits = [](std::string_view d) {
+    uint32_t v = 0;
+    for (char c : d) {
+      if (c < '0' || c > '9') return -1L;
+      v = v * 10 + static_cast<uint32_t>(c - '0');
+    }
+    return static_cast<long>(v);
+  };
+  if (tail[0] != '-' || tail.substr(6, 4) != "-of-" || tail.substr(15) != ".gguf") return std::nullopt;
+  const long i = digits(tail.substr(1, 5)), n = digits(tail.substr(10, 5));
+  if (i < 0 || n < 0) return std::nullopt;
+  return ShardName{path.substr(0, path.size() - kSuffix), static_cast<uint32_t>(i), static_cast<uint32_t>(n)};
+}
+
+namespace {
 
 std::string shard_path(const std::string& prefix, uint32_t i, uint32_t count) {
   char buf[40];
@@ -25,18 +48,16 @@ std::unique_ptr<GgufFile> GgufFile::open(const std::string& path) {
   const std::optional<uint64_t> count = f->get_uint("split.count");
   if (!count || *count <= 1) return f;
   if (*count > kMaxShards) throw GgufError(path + ": split.count " + std::to_string(*count) + " is not a plausible shard count");
-  static const std::regex name_re(R"((.*)-(\d{5})-of-(\d{5})\.gguf)");
-  std::smatch m;
-  if (!std::regex_match(path, m, name_re))
+  const std::optional<ShardName> name = parse_shard_name(path);
+  if (!name)
     throw GgufError(path + ": one shard of a split set (split.count " + std::to_string(*count) +
                     ") whose name does not follow NAME" + shard_path("", 1, static_cast<uint32_t>(*count)) +
                     ", so the other shards cannot be found");
   const uint32_t n = static_cast<uint32_t>(*count);
-  if (std::stoul(m[3].str()) != n)
-    throw GgufError(path + ": the name says " + m[3].str() + " shards but split.count is " + std::to_string(n));
-  const std::string prefix = m[1].str();
-  if (std::stoul(m[2].str()) != 1) f = open_one(shard_path(prefix, 1, n));  // the metadata lives in the first
-  f->join_shards(prefix, n);
+  if (name->count != n)
+    throw GgufError(path + ": the name says " + std::to_string(name->count) + " shards but split.count is " + std::to_string(n));
+  if (name->index != 1) f = open_one(shard_path(name->prefix, 1, n));  // the metadata lives in the first
+  f->join_shards(name->prefix, n);
   return f;
 }
 

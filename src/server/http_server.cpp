@@ -29,6 +29,27 @@ using SteadyClock = std::chrono::steady_clock;
 // When the pool queued the job this thread runs: for a connection, the time it was accepted.
 thread_local SteadyClock::time_point t_job_queued_at{};
 
+// Set by a rejection before the body was read (framing, access): the connection's loop then closes it
+// after the response instead of reading the unread body as the next request.
+thread_local bool t_close_after_response = false;
+
+// Closes after a response sent before the request's body was read: stop sending, then read and drop
+// what the client still sends for a moment (bounded), so that the close does not reset the connection
+// while the response may still be unread on the client's side.
+void lingering_close(int sock) {
+  ::shutdown(sock, SHUT_WR);
+  const auto until = SteadyClock::now() + std::chrono::milliseconds(500);
+  size_t drained = 0;
+  char buf[16384];
+  while (drained < (size_t{1} << 20) && SteadyClock::now() < until) {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(sock, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    drained += static_cast<size_t>(n);
+  }
+}
+
 // httplib's own pool has a fixed size and an unbounded job list; this one starts threads as
 // connections need them, up to a cap (each open connection holds a thread while it lives).
 class ElasticPool : public httplib::TaskQueue {
@@ -300,7 +321,13 @@ class DeadlineServer final : public httplib::Server {
     for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_.load() != INVALID_SOCKET; --left) {
       if (!strm.wait_for_request(std::chrono::seconds(keep_alive_timeout_sec_))) break;
       bool connection_closed = false;
+      t_close_after_response = false;
       ret = process_request(strm, /*close_connection=*/left == 1, connection_closed, nullptr);
+      if (t_close_after_response) {
+        t_close_after_response = false;
+        lingering_close(sock);
+        break;
+      }
       if (!ret || connection_closed) break;
       strm.next_request(request_timeout_);
     }
@@ -388,12 +415,15 @@ void HttpServer::setup_routes() {
 
   // Host check (DNS rebinding) and API keys, before the body is read.
   s.set_pre_routing_handler([&ctx](const httplib::Request& req, httplib::Response& res) {
-    const std::optional<ApiError> denied = check_access(ctx, to_request(req));
+    const HttpRequest head = to_request(req);
+    std::optional<ApiError> denied = check_framing(head, ctx.opt.max_body_bytes);
+    if (!denied) denied = check_access(ctx, head);
     if (!denied) return httplib::Server::HandlerResponse::Unhandled;
     HttpResponse out;
     send_error(out, *denied);
     out.set_header("Connection", "close");
     apply(std::move(out), res);
+    t_close_after_response = true;
     ctx.metrics.http_responses.inc(std::to_string(denied->status()));
     return httplib::Server::HandlerResponse::Handled;
   });
@@ -425,11 +455,18 @@ void HttpServer::setup_routes() {
 int HttpServer::start() {
   int port = ctx_.opt.port;
   if (port < 0 || port > 65535) throw std::invalid_argument("--port must be in 0..65535");
+  // SO_REUSEADDR only (httplib's default adds SO_REUSEPORT, which let a second server bind a busy port
+  // and take half of its connections).
+  http_->set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  });
   if (port == 0) {
     port = http_->bind_to_any_port(ctx_.opt.host);
     if (port <= 0) throw std::runtime_error("cannot bind " + ctx_.opt.host + " (ephemeral port)");
   } else if (!http_->bind_to_port(ctx_.opt.host, port)) {
-    throw std::runtime_error("cannot bind " + ctx_.opt.host + ":" + std::to_string(port));
+    throw std::runtime_error("cannot bind " + ctx_.opt.host + ":" + std::to_string(port) + " (is port " + std::to_string(port) +
+                             " already in use by another server?)");
   }
   ctx_.port = port;
   static_cast<DeadlineServer&>(*http_).widen_backlog();

@@ -136,6 +136,21 @@ std::optional<ApiError> check_access(const ServerContext& ctx, const HttpRequest
   return std::nullopt;
 }
 
+std::optional<ApiError> check_framing(const HttpRequest& head, size_t max_body) {
+  if (const std::string* enc = head.header("Content-Encoding"); enc && !enc->empty() && *enc != "identity")
+    return ApiError(415, "compressed request bodies are not accepted (Content-Encoding: " + enc->substr(0, 32) +
+                             "); send the body uncompressed",
+                    "invalid_request_error", "", "unsupported_content_encoding");
+  if (const std::string* len = head.header("Content-Length")) {
+    if (len->empty() || len->size() > 19 || len->find_first_not_of("0123456789") != std::string::npos)
+      return ApiError(400, "malformed Content-Length", "invalid_request_error", "", "bad_content_length");
+    if (std::stoull(*len) > max_body)
+      return ApiError(413, "the request body is too large (limit " + std::to_string(max_body) + " bytes)",
+                      "invalid_request_error", "", "body_too_large");
+  }
+  return std::nullopt;
+}
+
 void run_guarded(const RouteHandler& handler, const HttpRequest& req, HttpResponse& res) {
   try {
     handler(req, res);

@@ -16,6 +16,9 @@ std::vector<Route> api_routes(ServerContext& ctx);
 
 // nullopt when the request may proceed; otherwise the error to answer (then close the connection).
 std::optional<ApiError> check_access(const ServerContext& ctx, const HttpRequest& head);
+// The body's framing, before it is read: a Content-Length that is not a decimal count within max_body
+// (400/413) and a compressed body (415: it would inflate past any byte limit before one applies).
+std::optional<ApiError> check_framing(const HttpRequest& head, size_t max_body);
 
 // Runs a handler; an exception becomes its API error response (400 for malformed JSON, 503 when
 // out of memory, 500 otherwise).

@@ -1,8 +1,8 @@
 #include "server/server_context.h"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
-#include <regex>
 #include <stdexcept>
 
 #include "model/kv_cache.h"
@@ -38,8 +38,25 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   if (!ctx.opt.chat_template_file.empty()) tmpl_src = read_file(ctx.opt.chat_template_file);
   else if (auto s = model->file().get_string("tokenizer.chat_template")) tmpl_src = *s;
   if (!tmpl_src.empty()) {
-    ctx.tmpl = std::make_unique<ChatTemplate>(tmpl_src);
-    ctx.prompt = std::make_unique<PromptBuilder>(tok, *ctx.tmpl);
+    // The template must render a one-message conversation within the template limits. One given with
+    // --chat-template-file that does not is an error; the model's own (untrusted file data) is dropped
+    // with a warning and the chat endpoint answers 400 until one is given.
+    const bool from_file = !ctx.opt.chat_template_file.empty();
+    std::string problem;
+    try {
+      ctx.tmpl = std::make_unique<ChatTemplate>(tmpl_src);
+      ctx.prompt = std::make_unique<PromptBuilder>(tok, *ctx.tmpl);
+      problem = ctx.prompt->probe_error();
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) {
+      ctx.prompt.reset();
+      ctx.tmpl.reset();
+      if (from_file) throw std::runtime_error("--chat-template-file " + ctx.opt.chat_template_file + ": " + problem);
+      std::fprintf(stderr, "serve: warning: the model's chat template is not usable (%s); /v1/chat/completions is "
+                           "unavailable unless --chat-template-file gives one\n", problem.c_str());
+    }
   }
 
   if (ctx.opt.ctx_size <= 0) ctx.opt.ctx_size = std::min(model->config().n_ctx_train > 0 ? model->config().n_ctx_train : 4096, 4096);
@@ -52,10 +69,10 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   if (!ctx.opt.alias.empty()) ctx.model_id = ctx.opt.alias;
   else {
     std::string stem = std::filesystem::path(model->file().path()).filename().string();
+    // A split set is named after the set, not its first shard (NAME-00001-of-00009.gguf).
+    if (const auto shard = parse_shard_name(stem); shard && model->file().shards().size() > 1)
+      stem = std::filesystem::path(shard->prefix).filename().string() + ".gguf";
     if (stem.size() > 5 && stem.substr(stem.size() - 5) == ".gguf") stem.resize(stem.size() - 5);
-    // A split set is named after the set, not its first shard (NAME-00001-of-00009).
-    static const std::regex shard_suffix(R"(-\d{5}-of-\d{5}$)");
-    if (model->file().shards().size() > 1) stem = std::regex_replace(stem, shard_suffix, "");
     ctx.model_id = stem.empty() ? "qiusuo" : stem;
   }
   ctx.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -66,17 +66,22 @@ Tokenizer Tokenizer::from_hf_json(const std::string& path_str) {
     std::map<int32_t, std::pair<std::string, TokenType>> by_id;
     std::map<std::string, int32_t> id_of;
     TokenMap bpe_vocab;
+    // Ids as JSON numbers of any size: one outside [0, 2^31) is named as it is, not wrapped.
+    auto token_id = [&](const json& v) {
+      if (!v.is_number_integer()) throw TokenizerError(label + ": token id " + v.dump() + " is not an integer");
+      if (v.is_number_unsigned() ? v.get<uint64_t>() > uint64_t{INT32_MAX} : v.get<int64_t>() < 0 || v.get<int64_t>() > INT32_MAX)
+        throw TokenizerError(label + ": token id " + v.dump() + " is outside [0, 2^31)");
+      return static_cast<int32_t>(v.get<int64_t>());
+    };
     for (const auto& [text, id] : model.at("vocab").items()) {
-      const auto i = id.get<int32_t>();
-      if (i < 0) throw TokenizerError(label + ": negative token id");
+      const auto i = token_id(id);
       by_id[i] = {text, TokenType::Normal};
       id_of[text] = i;
       bpe_vocab.emplace(text, i);
     }
     for (const json& a : tok.value("added_tokens", json::array())) {
-      const auto id = a.at("id").get<int32_t>();
+      const auto id = token_id(a.at("id"));
       const std::string content = a.at("content").get<std::string>();
-      if (id < 0) throw TokenizerError(label + ": negative token id");
       const bool special = a.value("special", false);
       by_id[id] = {content, special ? TokenType::Control : TokenType::UserDefined};
       id_of[content] = id;

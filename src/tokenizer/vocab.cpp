@@ -54,10 +54,28 @@ std::optional<Vocab> Vocab::from_gguf(const GgufFile& f) {
   if (v.tokens_.empty()) return std::nullopt;
   v.model_ = f.get_string("tokenizer.ggml.model").value_or("gpt2");
   v.pre_ = f.get_string("tokenizer.ggml.pre").value_or("default");
+  // Refused as inconsistent: types missing for some tokens or of unknown kinds, a
+  // vocab_size key that agrees, and at least one token with text. Repeated token texts are accepted
+  // as llama.cpp accepts them (the text maps to its last id).
   const std::vector<int64_t> types = f.get_int_array("tokenizer.ggml.token_type");
+  if (!types.empty() && types.size() != v.tokens_.size())
+    throw GgufError(f.path() + ": tokenizer.ggml.token_type has " + std::to_string(types.size()) + " entries for " +
+                    std::to_string(v.tokens_.size()) + " tokens");
   v.types_.assign(v.tokens_.size(), TokenType::Normal);
-  for (size_t i = 0; i < types.size() && i < v.types_.size(); ++i)
-    v.types_[i] = types[i] >= 0 && types[i] <= 6 ? static_cast<TokenType>(types[i]) : TokenType::Normal;
+  for (size_t i = 0; i < types.size(); ++i) {
+    if (types[i] < 0 || types[i] > 6)
+      throw GgufError(f.path() + ": tokenizer.ggml.token_type[" + std::to_string(i) + "] is " + std::to_string(types[i]) +
+                      " (known types are 0 to 6)");
+    v.types_[i] = static_cast<TokenType>(types[i]);
+  }
+  if (const auto arch = f.get_string("general.architecture")) {
+    if (const auto n = f.get_uint(*arch + ".vocab_size"); n && *n != v.tokens_.size())
+      throw GgufError(f.path() + ": " + *arch + ".vocab_size is " + std::to_string(*n) + " but tokenizer.ggml.tokens holds " +
+                      std::to_string(v.tokens_.size()) + " tokens");
+  }
+  bool any_text = false;
+  for (const auto& t : v.tokens_) any_text = any_text || !t.empty();
+  if (!any_text) throw GgufError(f.path() + ": every token in tokenizer.ggml.tokens is empty");
   auto id = [&](const char* key) -> int32_t {
     const auto x = f.get_uint(key);
     if (!x) return -1;
