@@ -63,6 +63,20 @@ TEST(Cli, InfoDescribesModel) {
     EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
 }
 
+// The CLI explains itself: a bare `qiusuo` prints the help, MODEL may be positional wherever -m is
+// taken, and serve names a missing file before it says it listens.
+TEST(Cli, ExplainsItself) {
+  const test::ShellResult bare = run("");
+  EXPECT_EQ(bare.status, 0) << bare.out;
+  for (const char* want : {"serve", "run", "info", "bench"}) EXPECT_NE(bare.out.find(want), std::string::npos) << want << "\n" << bare.out;
+  const test::ShellResult info = run("info " + test::model_path("ds3-small.f16.gguf"));
+  EXPECT_EQ(info.status, 0) << info.out;
+  EXPECT_NE(info.out.find("deepseek2"), std::string::npos) << info.out;
+  const test::ShellResult missing = run("serve --port 0 /nonexistent.gguf");
+  EXPECT_NE(missing.status, 0);
+  EXPECT_EQ(missing.out.find("listening"), std::string::npos) << missing.out;
+}
+
 TEST(Cli, BadInputFailsCleanly) {
   struct Case {
     std::string args, needle;
@@ -75,7 +89,13 @@ TEST(Cli, BadInputFailsCleanly) {
       {"logits -m " + m + " --tokens 1,99999 --out /dev/null", "outside the vocabulary"},
       {"generate -m " + m + " --tokens 1 -n 2 --temp -1", "temperature"},
       {"generate -m " + m + " -n 2", "exactly one of --tokens or -p"},
-      {"frobnicate", "subcommand"},
+      {"frobnicate", "unknown command 'frobnicate'"},
+      {"frobnicate", "serve"},  // the list of commands
+      {"serve " + m + " --ctx-size -5", "--ctx-size must be >= 0"},
+      {"serve " + m + " --parallel 0", "--parallel must be at least 1"},
+      {"serve " + m + " --threads -2", "not in range"},
+      {"serve /nonexistent.gguf", "cannot open the model file /nonexistent.gguf"},
+      {"serve " + m + " --chat-template-file /nonexistent.jinja", "cannot read --chat-template-file"},
   };
   for (const Case& c : cases) {
     const test::ShellResult r = run(c.args);

@@ -183,6 +183,28 @@ TEST(ServerChat, PrefixCacheHitOnRepeatedLongPrompt) {
   EXPECT_GT(metric(s.port(), "qiusuo_prefix_cache_hits_total"), 400);
 }
 
+// Short prompts keep their hits under mixed traffic as long ones do (a 15-token prompt used to fall from
+// 14 cached tokens to 2 after one different request took its slot: prefixes under 16 tokens were not
+// stored), and the usage gauge reads zero when nothing runs.
+TEST(ServerChat, ShortPromptKeepsItsHitAfterAnotherRequest) {
+  QS_REQUIRE_SERVER_MODEL(model);
+  server::ServerOptions o;
+  o.parallel = 1;
+  test::TestServer s(model, o);
+  auto body = [](const std::string& prompt) { return json{{"prompt", prompt}, {"max_tokens", 2}, {"temperature", 0}}; };
+  const std::string short_prompt = "Hello there, how are you today my friend?";
+  auto a = http_post(s.port(), "/v1/completions", body(short_prompt).dump());
+  ASSERT_EQ(a.status, 200);
+  const int n = a.j["usage"]["prompt_tokens"];
+  ASSERT_GE(n, 5);
+  ASSERT_LT(n, 16);
+  ASSERT_EQ(http_post(s.port(), "/v1/completions", body("Something else entirely, about the weather.").dump()).status, 200);
+  auto b = http_post(s.port(), "/v1/completions", body(short_prompt).dump());
+  ASSERT_EQ(b.status, 200);
+  EXPECT_EQ(b.j["usage"]["prompt_cache_hit_tokens"].get<int>(), n - 1);
+  EXPECT_EQ(metric(s.port(), "qiusuo_kv_cache_usage_perc"), 0.0);
+}
+
 TEST(ServerChat, PrefixStoreServesEvictedSlots) {
   QS_REQUIRE_SERVER_MODEL(model);
   server::ServerOptions o;

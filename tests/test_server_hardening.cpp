@@ -116,6 +116,18 @@ TEST(ServerHardening, MalformedContentLengthGetsAnImmediate400AndClose) {
   EXPECT_EQ(big.rfind("HTTP/1.1 413", 0), 0u) << big.substr(0, 200);
 }
 
+// A wrong method on a route that exists is a 405 naming the allowed ones, not a 404.
+TEST(ServerHardening, WrongMethodIs405WithAllow) {
+  QS_REQUIRE_SERVER_MODEL(model);
+  test::TestServer srv(model);
+  auto c = srv.client();
+  const auto r = c->Get("/v1/chat/completions");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 405) << r->body;
+  EXPECT_EQ(r->get_header_value("Allow"), "POST");
+  EXPECT_EQ(c->Get("/v1/no-such-route")->status, 404);
+}
+
 TEST(ServerHardening, BusyPortIsAnErrorNamingIt) {
   QS_REQUIRE_SERVER_MODEL(model);
   test::TestServer first(model);

@@ -33,6 +33,14 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
 
 GgmlType parse_cache_type(const std::string& s) { return kv_cache_type_from_name(s); }
 
+CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std::string& help) {
+  return cmd->add_option("model,-m,--model", path, help)->required();
+}
+
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {
+  return cmd->add_option("-t,--threads", threads, "threads (default: all cores)")->check(CLI::Range(0, 4096));
+}
+
 void apply_threads(int n) {
   if (n < 0) throw std::invalid_argument("--threads must be >= 0");
   if (n > 0) set_global_threads(n);

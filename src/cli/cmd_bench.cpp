@@ -154,10 +154,26 @@ void run_bench(const BenchArgs& a) {
   std::printf("cpu:        %s (%s), %d threads\n", cpu_name().c_str(), simd_summary(), threads);
   std::printf("bandwidth:  %.1f GB/s triad, %.1f GB/s read (over %.0f MiB)\n", bw.triad_gbps, bw.read_gbps,
               static_cast<double>(bw.buffer_bytes) / (1 << 20));
-  std::printf("| test   |          t/s |\n|--------|--------------|\n");
+  // The table's columns fit their longest cell; one repetition has no spread to show.
   const std::string at = a.depth > 0 ? " @ d" + std::to_string(a.depth) : "";  // llama-bench's label for depth
-  if (!pp.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", (pp_key + at).c_str(), spp.mean, spp.sd);
-  if (!tg.empty()) std::printf("| %-6s | %7.2f ± %.2f |\n", (tg_key + at).c_str(), stg.mean, stg.sd);
+  std::vector<std::pair<std::string, std::string>> rows;
+  auto cell = [&](const Stat& st) {
+    char buf[64];
+    if (a.reps > 1) std::snprintf(buf, sizeof buf, "%.2f ± %.2f", st.mean, st.sd);
+    else std::snprintf(buf, sizeof buf, "%.2f", st.mean);
+    return std::string(buf);
+  };
+  if (!pp.empty()) rows.emplace_back(pp_key + at, cell(spp));
+  if (!tg.empty()) rows.emplace_back(tg_key + at, cell(stg));
+  size_t w0 = 4, w1 = 3;
+  auto width = [](const std::string& s) { size_t n = 0; for (unsigned char c : s) n += (c & 0xC0) != 0x80; return n; };
+  for (const auto& [k, v] : rows) w0 = std::max(w0, width(k)), w1 = std::max(w1, width(v));
+  auto line = [&](const std::string& k, const std::string& v) {
+    std::printf("| %s%s | %s%s |\n", k.c_str(), std::string(w0 - width(k), ' ').c_str(), std::string(w1 - width(v), ' ').c_str(), v.c_str());
+  };
+  line("test", "t/s");
+  std::printf("|%s|%s|\n", std::string(w0 + 2, '-').c_str(), std::string(w1 + 2, '-').c_str());
+  for (const auto& [k, v] : rows) line(k, v);
   if (!tg.empty())
     std::printf("roofline:   %.1f%% (%.1f MB of weights per token x %.2f t/s / %.1f GB/s)\n", 100 * roofline, bytes / 1e6,
                 stg.mean, bw.roofline_gbps());
@@ -169,11 +185,11 @@ void run_bench(const BenchArgs& a) {
 void register_bench(CLI::App& app) {
   auto* cmd = app.add_subcommand("bench", "Measure prompt processing and generation speed (llama-bench style)");
   static BenchArgs a;
-  cmd->add_option("-m,--model", a.model, "GGUF model file")->required();
+  add_model_option(cmd, a.model);
   cmd->add_option("-p,--n-prompt", a.n_prompt, "prompt tokens (pp test; 0 skips)");
   cmd->add_option("-n,--n-gen", a.n_gen, "generated tokens (tg test; 0 skips)");
   cmd->add_option("-d,--depth", a.depth, "tokens already in the context before each test (prefilled, not timed)");
-  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  add_threads_option(cmd, a.threads);
   cmd->add_option("-r,--repetitions", a.reps, "repetitions of each test");
   cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
   cmd->add_flag("--json", a.json, "print one JSON object");

@@ -78,7 +78,7 @@ void register_generate(CLI::App& app) {
   auto* cmd = app.add_subcommand("generate", "Continue a prompt and print only the continuation");
   static GenerateArgs a;
   a.sp.temperature = 0.8f;
-  cmd->add_option("-m,--model", a.model, "GGUF model file")->required();
+  add_model_option(cmd, a.model);
   cmd->add_option("--tokens", a.tokens, "prompt as token ids (used exactly, no BOS added)");
   cmd->add_option("-p,--prompt", a.prompt, "prompt text");
   cmd->add_option("-n,--n-predict", a.n_predict, "tokens to generate");
@@ -90,9 +90,9 @@ void register_generate(CLI::App& app) {
   cmd->add_option("--presence-penalty", a.sp.presence_penalty, "presence penalty");
   cmd->add_option("--frequency-penalty", a.sp.frequency_penalty, "frequency penalty");
   cmd->add_option("--seed", a.sp.seed, "random seed");
-  cmd->add_option("-c,--ctx-size", a.ctx, "context size (default: prompt + n)");
+  cmd->add_option("-c,--ctx-size", a.ctx, "context size (0: prompt + n)")->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
-  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  add_threads_option(cmd, a.threads);
   cmd->add_flag("--ids", a.ids, "print token ids instead of text");
   cmd->add_flag("--ignore-eos", a.ignore_eos, "keep generating past end-of-sequence tokens");
   cmd->add_flag("--verbose", a.verbose, "print prompt and generation speed to stderr");

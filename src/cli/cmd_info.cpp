@@ -118,7 +118,7 @@ void register_info(CLI::App& app) {
   static std::string model;
   static int n_ctx = 4096;
   static std::string cache_type = "f16";
-  cmd->add_option("-m,--model", model, "GGUF model file")->required();
+  add_model_option(cmd, model);
   cmd->add_option("-c,--ctx-size", n_ctx, "context size for the memory estimate")->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--cache-type", cache_type, "KV cache type for the estimate: f16, bf16, q8_0, f32");
   cmd->callback([] { run_info(model, n_ctx, parse_cache_type(cache_type)); });

@@ -48,12 +48,12 @@ void run_logits(const LogitsArgs& a) {
 void register_logits(CLI::App& app) {
   auto* cmd = app.add_subcommand("logits", "Write the logits of every position of a token sequence (float32 LE)");
   static LogitsArgs a;
-  cmd->add_option("-m,--model", a.model, "GGUF model file")->required();
+  add_model_option(cmd, a.model);
   cmd->add_option("--tokens", a.tokens, "token ids, comma separated, evaluated from position 0")->required();
   cmd->add_option("--out,-o", a.out, "output file")->required();
   cmd->add_option("--mla", a.mla, "MLA attention path: auto, absorbed, decompressed");
   cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
-  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  add_threads_option(cmd, a.threads);
   cmd->callback([] { run_logits(a); });
 }
 

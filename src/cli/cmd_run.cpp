@@ -237,7 +237,7 @@ void register_run(CLI::App& app) {
   cmd->add_option("--min-p", a.min_p, "min-p (0 = off)");
   cmd->add_option("--seed", a.seed, "random seed (default: random)");
   cmd->add_option("--cache-type", a.cache_type, "KV cache type: f16, bf16, q8_0, f32");
-  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  add_threads_option(cmd, a.threads);
   cmd->add_option("--color", a.color, "colour reasoning: auto (when stdout is a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_flag("--hide-thinking", a.hide_thinking, "do not print the reasoning of R1-style models");

@@ -92,6 +92,11 @@ void run_serve(ServeArgs& a) {
     auto keys = read_keys(a.api_key_file);
     o.api_keys.insert(o.api_keys.end(), keys.begin(), keys.end());
   }
+  // Files that cannot be read are reported before the server says it listens.
+  if (o.ctx_size < 0) throw std::invalid_argument("--ctx-size must be >= 0 (0: the model's context, up to 4096)");
+  if (!std::ifstream(o.model_path)) throw std::invalid_argument("cannot open the model file " + o.model_path);
+  if (!o.chat_template_file.empty() && !std::ifstream(o.chat_template_file))
+    throw std::invalid_argument("cannot read --chat-template-file " + o.chat_template_file);
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
@@ -108,7 +113,9 @@ void run_serve(ServeArgs& a) {
     srv.load_model();
   } catch (const std::exception& e) {
     srv.shutdown(std::chrono::milliseconds(0));
-    throw std::runtime_error(std::string("cannot load the model: ") + e.what());
+    const std::string what = e.what();
+    // Template problems are named as such; anything else is the model's.
+    throw std::runtime_error(what.rfind("--chat-template-file", 0) == 0 ? what : "cannot load the model: " + what);
   }
   const auto& ctx = srv.context();
   if (!o.quiet)
@@ -126,29 +133,30 @@ void run_serve(ServeArgs& a) {
 void register_serve(CLI::App& app) {
   auto* cmd = app.add_subcommand("serve", "Serve a model over an OpenAI / DeepSeek-compatible HTTP API");
   static ServeArgs a;
-  cmd->add_option("-m,--model", a.o.model_path, "GGUF model file")->required();
+  add_model_option(cmd, a.o.model_path);
   cmd->add_option("--host", a.o.host, "address to bind (loopback by default)")->capture_default_str();
   cmd->add_option("--port", a.o.port, "port (0: any free port)")->capture_default_str();
   cmd->add_option("--api-key", a.api_key, "require Authorization: Bearer KEY (comma-separated list allowed)")
       ->envname("QIUSUO_API_KEY");
   cmd->add_option("--api-key-file", a.api_key_file, "file with one API key per line");
   cmd->add_option("--parallel", a.o.parallel, "slots: requests generated at once")->capture_default_str();
-  cmd->add_option("-c,--ctx-size", a.o.ctx_size, "context per slot in tokens (prompt + answer)")->capture_default_str();
-  cmd->add_option("--max-queue", a.o.max_queue, "requests that may wait for a slot; more get 429")->capture_default_str();
+  cmd->add_option("-c,--ctx-size", a.o.ctx_size, "context per slot in tokens (prompt + answer; 0: the model's, up to 4096)")
+      ->capture_default_str();
+  cmd->add_option("--max-queue", a.o.max_queue, "requests that may wait for a slot; more get 429")->capture_default_str()->check(CLI::Range(0, 1 << 20));
   cmd->add_option("--cache-mib", a.cache_mib, "prefix cache memory beyond the slots, MiB (0: off)")->capture_default_str();
-  cmd->add_option("-t,--threads", a.o.threads, "compute threads (default: all cores)");
-  cmd->add_option("--max-body-bytes", a.o.max_body_bytes, "largest request body (413 above)")->capture_default_str();
-  cmd->add_option("--timeout", a.o.timeout_s, "seconds a request may take from arrival to its last token")->capture_default_str();
+  add_threads_option(cmd, a.o.threads);
+  cmd->add_option("--max-body-bytes", a.o.max_body_bytes, "largest request body (413 above)")->capture_default_str()->check(CLI::Range(size_t{1}, size_t{1} << 32));
+  cmd->add_option("--timeout", a.o.timeout_s, "seconds a request may take from arrival to its last token")->capture_default_str()->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--read-timeout", a.o.request_read_timeout_s,
                   "seconds a client has to send a whole request (line, headers, body); slower ones are cut off")
       ->capture_default_str();
   cmd->add_option("--batch-tokens", a.o.step_tokens, "tokens per forward pass (decodes + prefill chunks)")->capture_default_str();
-  cmd->add_option("--sse-ping", a.o.ping_interval_s, "seconds between SSE keep-alive comments")->capture_default_str();
-  cmd->add_option("--http-threads", a.o.http_threads, "most connection threads (0: parallel + max-queue + 16)");
+  cmd->add_option("--sse-ping", a.o.ping_interval_s, "seconds between SSE keep-alive comments")->capture_default_str()->check(CLI::Range(1, 3600));
+  cmd->add_option("--http-threads", a.o.http_threads, "most connection threads (0: parallel + max-queue + 16)")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("--alias", a.o.alias, "model id to report (default: the file name)");
   cmd->add_option("--chat-template-file", a.o.chat_template_file, "Jinja chat template to use instead of the GGUF's");
   cmd->add_option("--cache-type", a.o.cache_type, "KV cache type: f16, bf16, q8_0, f32")->capture_default_str();
-  cmd->add_option("--drain-timeout", a.drain_s, "seconds to let running requests finish on shutdown")->capture_default_str();
+  cmd->add_option("--drain-timeout", a.drain_s, "seconds to let running requests finish on shutdown")->capture_default_str()->check(CLI::Range(0, 86400));
   cmd->add_flag("-q,--quiet", a.o.quiet, "do not log requests");
   cmd->callback([] { run_serve(a); });
 }

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <string>
 
+#include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "synth/synth.h"
 
@@ -63,7 +64,7 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--tokenizer", a.tokenizer, "Hugging Face tokenizer.json to embed (tokenizer_config.json beside it is read too)");
   cmd->add_option("--tokenizer-pre", a.tokenizer_pre, "override tokenizer.ggml.pre (e.g. deepseek-v3, llama-bpe)");
   cmd->add_option("--mla-layout", a.mla_layout, "deepseek2 attention tensors: legacy, ik or mainline")->capture_default_str();
-  cmd->add_option("-t,--threads", a.threads, "threads (default: all cores)");
+  add_threads_option(cmd, a.threads);
   cmd->add_option("-o,--output", a.output, "output GGUF file")->required();
   cmd->callback([] { run_synth(a); });
 }

@@ -56,7 +56,7 @@ void register_tokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand("tokenize", "Print the token ids of a text as a JSON array");
   static std::string model, file, prompt;
   static bool parse_special = false, no_bos = false;
-  cmd->add_option("-m,--model", model, "GGUF file with a vocabulary, or a tokenizer.json")->required();
+  add_model_option(cmd, model, "GGUF file with a vocabulary, or a tokenizer.json");
   auto* input = cmd->add_option_group("input", "the text to tokenize");
   input->add_option("-f,--file", file, "read the text from this file, bytes as they are ('-': stdin)");
   input->add_option("-p,--prompt", prompt, "the text itself");
@@ -75,7 +75,7 @@ void register_detokenize(CLI::App& app) {
   auto* cmd = app.add_subcommand("detokenize", "Print the text of token ids, byte for byte");
   static std::string model, tokens, ids_json;
   static bool skip_special = false;
-  cmd->add_option("-m,--model", model, "GGUF file with a vocabulary, or a tokenizer.json")->required();
+  add_model_option(cmd, model, "GGUF file with a vocabulary, or a tokenizer.json");
   auto* input = cmd->add_option_group("input", "the ids");
   input->add_option("-t,--tokens", tokens, "ids separated by commas or spaces: 1,2,3");
   input->add_option("--ids", ids_json, "ids as a JSON array: \"[1, 2, 3]\"");

@@ -3,6 +3,7 @@
 
 #include <cstdio>
 #include <exception>
+#include <string>
 
 #include "cli/commands.h"
 #include "model/memory_budget.h"
@@ -34,6 +35,25 @@ int main(int argc, char** argv) {
   qs::cli::register_template(app);
   qs::cli::register_serve(app);
   qs::cli::register_run(app);
+  // A bare `qiusuo` prints the help; an unknown verb says so and lists the verbs (CLI11 would answer
+  // "A subcommand is required" to both).
+  if (argc == 1) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  }
+  if (argv[1][0] != '-') {
+    bool known = false;
+    std::string verbs;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->check_name(argv[1]);
+      verbs += (verbs.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      std::fprintf(stderr, "qiusuo: unknown command '%s'\ncommands: %s\n(qiusuo --help, or qiusuo COMMAND --help)\n", argv[1],
+                   verbs.c_str());
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,8 +1,8 @@
 // A memory-bounded store of prompt prefixes and their KV rows, beside the slots' own caches.
 // When a slot is about to be overwritten, what it held is saved here; an admitted request whose
 // prompt shares a longer prefix with an entry than with any free slot gets those rows copied in.
-// Entries are exact token prefixes from position 0 (DeepSeek's context-caching semantics), LRU
-// evicted to stay under the byte budget. Used by the scheduler thread only (not thread-safe).
+// Entries are exact token prefixes from position 0 (DeepSeek's context-caching semantics) of at least
+// min_tokens, evicted least recently used first to stay under the byte budget. Used by the scheduler thread only (not thread-safe).
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +19,7 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
 
 class PrefixCache {
  public:
-  PrefixCache(const ModelConfig& c, GgmlType type, size_t max_bytes, size_t min_tokens = 16);
+  PrefixCache(const ModelConfig& c, GgmlType type, size_t max_bytes, size_t min_tokens = 4);
 
   struct Match {
     const KvCache* cache = nullptr;

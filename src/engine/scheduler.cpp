@@ -320,10 +320,7 @@ void Scheduler::step() {
     s->prompt_done += static_cast<size_t>(s->chunk);
     s->chunk = 0;
   }
-  int64_t used = 0;
-  for (auto& s : slots_)
-    if (s->req) used += s->seq->n_past;
-  metrics_.kv_tokens_used = used;
+  update_kv_usage();
 
   for (size_t i = 0; i < rows.size(); ++i) {
     Slot* s = rows[i];
@@ -390,12 +387,22 @@ void Scheduler::fail(Slot& s, int status, const std::string& message, const std:
   release(s);
 }
 
+// Positions the running requests hold, for the usage gauge (also after a release: a finished
+// request's rows are kept for reuse but are no longer in use).
+void Scheduler::update_kv_usage() {
+  int64_t used = 0;
+  for (auto& s : slots_)
+    if (s->req) used += s->seq->n_past;
+  metrics_.kv_tokens_used = used;
+}
+
 void Scheduler::release(Slot& s) {
   s.req.reset();
   s.gen.reset();
   s.pending = -1;
   s.chunk = 0;
   s.last_used = ++use_clock_;
+  update_kv_usage();
   std::lock_guard<std::mutex> lk(mu_);
   --n_active_;
   metrics_.requests_running = n_active_;

@@ -71,7 +71,9 @@ struct SchedulerOptions {
   int max_queue = 64;
   size_t cache_bytes = 256u << 20;  // prefix cache store
   int step_tokens = 512;     // tokens per forward pass (decodes first, then prefill chunks)
-  size_t min_prefix = 16;    // shortest prefix worth keeping in the store
+  // Shortest prefix worth keeping in the store: short prompts (a system line and a question) must keep
+  // their hits under mixed traffic as long ones do; the store's LRU byte budget bounds the rest.
+  size_t min_prefix = 4;
 };
 
 class Scheduler {
@@ -107,6 +109,7 @@ class Scheduler {
   void finish(Slot& s, const std::string& reason);
   void fail(Slot& s, int status, const std::string& message, const std::string& code, const char* metric_reason);
   void release(Slot& s);
+  void update_kv_usage();
 
   const Model& model_;
   const Tokenizer& tok_;

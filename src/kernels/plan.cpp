@@ -65,6 +65,7 @@ Storage plan_storage(const MatView& w, WeightUse use) {
     return simd && w.type != GgmlType::F32 ? Storage::Copied : Storage::File;
   }
   if (!simd || w.type == GgmlType::F32) return Storage::File;
+  if (tuning().float_activations) return Storage::Copied;  // grouped layouts have only 8-bit kernels
   // Q8_0 (with Q4_0), Q5_0 and Q4_K repack for the VNNI kernels; other types are copied as they are.
   return repack_worthwhile(w) ? Storage::Repacked : Storage::Copied;
 }
@@ -79,6 +80,12 @@ ProductPlan plan_product(const MatView& w, int64_t n, Threading threading) {
     case RowLayout::File: break;
   }
   ProductPlan p;
+  if (tuning().float_activations && w.layout == RowLayout::File) {  // reference mode: matvec_st per token
+    p.on_caller = n == 1;
+    if (n == 1) return p;
+    p.kind = ProductPlan::Kind::Dequantize;
+    return p;
+  }
   if (n > 1 && converts_to_q8x16(w, n)) {
     p.kind = ProductPlan::Kind::ConvertedGrouped;
     p.act = ActFormat::Q8_32Split;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <string>
 
 namespace qs {
 
@@ -12,6 +13,7 @@ const Tuning& tuning() {
       const long v = std::atol(env);
       t.prefetch_bytes = v < 0 ? size_t{0} : static_cast<size_t>(std::min(v, 1L << 16));
     }
+    if (const char* env = std::getenv("QIUSUO_ACTIVATIONS")) t.float_activations = std::string(env) == "f32";
     return t;
   }();
   return t;

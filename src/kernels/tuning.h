@@ -25,6 +25,9 @@ struct Tuning {
   // MLA attends with decompressed per-head K/V when at least this many queries of a sequence share
   // the keys (V2/V3 widths: the cost per key is n·H·(2·d_c + d_r) absorbed against ~H·(d_n+d_v)·d_c).
   int mla_decompress_min_queries = 32;
+  // Reference mode (QIUSUO_ACTIVATIONS=f32): every product takes float activations on the file's weights
+  // (no 8-bit rounding, no repacking), as the float64 goldens compute; for checking, not for speed.
+  bool float_activations = false;
 };
 
 // The process's tuning (defaults, then the environment's overrides), read once.

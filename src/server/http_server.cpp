@@ -13,6 +13,7 @@
 #include <cstring>
 #include <deque>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 
@@ -428,8 +429,20 @@ void HttpServer::setup_routes() {
     return httplib::Server::HandlerResponse::Handled;
   });
 
+  // Which methods each path answers, for 405s (a GET to a POST route is not a missing route).
+  auto allowed = std::make_shared<std::map<std::string, std::string>>();
+  const std::vector<Route> routes = api_routes(ctx);
+  for (const Route& r : routes) {
+    std::string& m = (*allowed)[r.path];
+    m += (m.empty() ? "" : ", ") + r.method;
+  }
   // Error responses without a body (404 from routing, 413 from the body limit, ...) get one.
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  s.set_error_handler([allowed](const httplib::Request& req, httplib::Response& res) {
+    if (res.status == 404)
+      if (auto it = allowed->find(req.path); it != allowed->end()) {
+        res.status = 405;
+        res.set_header("Allow", it->second);
+      }
     if (res.body.empty()) res.set_content(error_body(res.status, to_request(req)), "application/json");
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
@@ -441,8 +454,8 @@ void HttpServer::setup_routes() {
     if (!ctx.opt.quiet) std::fprintf(stderr, "serve: %s %s -> %d\n", req.method.c_str(), req.path.c_str(), res.status);
   });
 
-  for (Route& r : api_routes(ctx)) {
-    auto handler = [h = std::move(r.handler)](const httplib::Request& req, httplib::Response& res) {
+  for (const Route& r : routes) {
+    auto handler = [h = r.handler](const httplib::Request& req, httplib::Response& res) {
       HttpResponse out;
       run_guarded(h, to_request(req), out);
       apply(std::move(out), res);

@@ -169,6 +169,7 @@ void run_guarded(const RouteHandler& handler, const HttpRequest& req, HttpRespon
 
 std::string error_body(int status, const HttpRequest& req) {
   const std::string msg = status == 404   ? "no route for " + req.method + " " + req.path
+                          : status == 405 ? req.path + " does not answer " + req.method + " (see the Allow header)"
                           : status == 413 ? "the request body is too large"
                           : status == 400 ? "bad request"
                                           : "error";
