@@ -71,6 +71,15 @@ class GgufSplit : public ::testing::Test {
 
 const std::string kModel = "ds3-small.f16.gguf";
 
+// Every position's logits of tokens evaluated from position 0.
+std::vector<float> logits_of(const std::string& path, const std::vector<int32_t>& tokens) {
+  auto m = Model::load(path);
+  auto seq = m->new_sequence(static_cast<int>(tokens.size()) + 8);
+  std::vector<float> out(tokens.size() * static_cast<size_t>(m->n_vocab()));
+  m->forward(*seq, tokens.data(), static_cast<int>(tokens.size()), out.data(), true);
+  return out;
+}
+
 TEST_F(GgufSplit, OpensFromAnyShardWithTheSingleFilesTensors) {
   const auto single = GgufFile::open(test::model_path(kModel));
   write_split(*single, "m", {});
@@ -100,14 +109,7 @@ TEST_F(GgufSplit, GivesTheSingleFilesLogits) {
   const auto single = GgufFile::open(test::model_path(kModel));
   write_split(*single, "m", {});
   const std::vector<int32_t> tokens = {1, 17, 42, 99, 5, 230};
-  auto logits = [&](const std::string& path) {
-    auto m = Model::load(path);
-    auto seq = m->new_sequence(64);
-    std::vector<float> out(tokens.size() * static_cast<size_t>(m->n_vocab()));
-    m->forward(*seq, tokens.data(), static_cast<int>(tokens.size()), out.data(), true);
-    return out;
-  };
-  EXPECT_EQ(logits(shard("m", 2, 3)), logits(test::model_path(kModel)));
+  EXPECT_EQ(logits_of(shard("m", 2, 3), tokens), logits_of(test::model_path(kModel), tokens));
 }
 
 // The fixture set cut by ik_llama.cpp's own gguf-split gives the single file's logits.
@@ -116,14 +118,7 @@ TEST_F(GgufSplit, PeerCutSetGivesTheSingleFilesLogits) {
   const auto f = GgufFile::open(set);
   EXPECT_EQ(f->shards().size(), 3u);
   const std::vector<int32_t> tokens = {1, 7, 300, 45};
-  auto logits = [&](const std::string& path) {
-    auto m = Model::load(path);
-    auto seq = m->new_sequence(16);
-    std::vector<float> out(tokens.size() * static_cast<size_t>(m->n_vocab()));
-    m->forward(*seq, tokens.data(), static_cast<int>(tokens.size()), out.data(), true);
-    return out;
-  };
-  EXPECT_EQ(logits(set), logits(test::model_path("ds3-iq.ud-iq1_s.gguf")));
+  EXPECT_EQ(logits_of(set, tokens), logits_of(test::model_path("ds3-iq.ud-iq1_s.gguf"), tokens));
 }
 
 // The error's message must name the file to look at.
