@@ -15,4 +15,4 @@ scripts/build.sh tsan qiusuo_tests qiusuo_cli
 echo "== ctest (tsan: threaded tests)"
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 QIUSUO_SOAK_SECONDS="${QIUSUO_TSAN_SOAK_SECONDS:-20}" \
   ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-  -R '^(Server(Http|Chat|ChatOutput|Batching|Queue|Stream|Validation|Security|Completions|Timeout|Fault[A-Za-z]*)|Engine|Kernels|ThreadPool)\.'
+  -R '^(Server(Http|Chat|ChatOutput|Batching|Queue|Stream|Validation|Security|Completions|Timeout|Hardening|Fault[A-Za-z]*)|Engine|Kernels|ThreadPool)\.'
