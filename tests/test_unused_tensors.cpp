@@ -19,29 +19,37 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// src with one MTP layer appended (block_count + 1, nextn_predict_layers 1) and a vision tensor.
-std::string write_with_extras(const GgufFile& src, const std::string& path) {
-  const std::string arch = *src.get_string("general.architecture");
-  const uint64_t n_layer = *src.get_uint(arch + ".block_count");
-  const std::string mtp = "blk." + std::to_string(n_layer) + ".";
+// A tensor added to a copy: `name` with the shape, type and bytes of `like`.
+struct Extra {
+  std::string name;
+  const GgufTensorInfo* like;
+};
+
+// src written to path with metadata keys set (added or replaced) and extra tensors appended.
+void write_copy(const GgufFile& src, const std::string& path, const std::vector<std::pair<std::string, GgufValue>>& set,
+                const std::vector<Extra>& extras) {
   GgufWriter w(path);
   for (const auto& [k, v] : src.metadata())
     if (k != "general.alignment") w.set(k, v);
-  w.set(arch + ".block_count", GgufValue::make_u32(static_cast<uint32_t>(n_layer + 1)));
-  w.set(arch + ".nextn_predict_layers", GgufValue::make_u32(1));
-  struct Extra {
-    std::string name;
-    const GgufTensorInfo* like;
-  };
-  const std::vector<Extra> extras = {{mtp + "attn_norm.weight", src.find_tensor("blk.0.attn_norm.weight")},
-                                     {mtp + "nextn.eh_proj.weight", src.find_tensor("blk.0.attn_norm.weight")},
-                                     {"v.patch_embd.weight", src.find_tensor("blk.0.attn_norm.weight")}};
+  for (const auto& [k, v] : set) w.set(k, v);
   for (const auto& t : src.tensors()) w.add_tensor(t.name, t.ne, t.type);
   for (const auto& e : extras) w.add_tensor(e.name, e.like->ne, e.like->type);
   w.write_header();
   for (const auto& t : src.tensors()) w.write_tensor_data(t.name, t.data, t.nbytes);
   for (const auto& e : extras) w.write_tensor_data(e.name, e.like->data, e.like->nbytes);
   w.finish();
+}
+
+// src with one MTP layer appended (block_count + 1, nextn_predict_layers 1) and a vision tensor.
+std::string write_with_extras(const GgufFile& src, const std::string& path) {
+  const std::string arch = *src.get_string("general.architecture");
+  const uint64_t n_layer = *src.get_uint(arch + ".block_count");
+  const std::string mtp = "blk." + std::to_string(n_layer) + ".";
+  const GgufTensorInfo* norm = src.find_tensor("blk.0.attn_norm.weight");
+  write_copy(src, path,
+             {{arch + ".block_count", GgufValue::make_u32(static_cast<uint32_t>(n_layer + 1))},
+              {arch + ".nextn_predict_layers", GgufValue::make_u32(1)}},
+             {{mtp + "attn_norm.weight", norm}, {mtp + "nextn.eh_proj.weight", norm}, {"v.patch_embd.weight", norm}});
   return mtp;
 }
 
@@ -79,16 +87,10 @@ TEST(UnusedTensors, MtpLayerAndVisionTowerAreSkippedNotAnError) {
 TEST(UnusedTensors, NextnCountReachingBlockCountIsAnError) {
   const std::string path = (fs::temp_directory_path() / ("qiusuo_nextn_" + std::to_string(getpid()) + ".gguf")).string();
   const auto src = GgufFile::open(test::model_path("ds3-small.f16.gguf"));
-  {
-    GgufWriter w(path);
-    for (const auto& [k, v] : src->metadata())
-      if (k != "general.alignment") w.set(k, v);
-    w.set("deepseek2.nextn_predict_layers", GgufValue::make_u32(static_cast<uint32_t>(*src->get_uint("deepseek2.block_count"))));
-    for (const auto& t : src->tensors()) w.add_tensor(t.name, t.ne, t.type);
-    w.write_header();
-    for (const auto& t : src->tensors()) w.write_tensor_data(t.name, t.data, t.nbytes);
-    w.finish();
-  }
+  write_copy(*src, path,
+             {{"deepseek2.nextn_predict_layers",
+               GgufValue::make_u32(static_cast<uint32_t>(*src->get_uint("deepseek2.block_count")))}},
+             {});
   try {
     Model::load(path);
     ADD_FAILURE() << "loaded a model whose every layer is an MTP layer";

@@ -95,7 +95,7 @@ TurnStats ChatSession::generate(const ChatSettings& s, const std::function<void(
   GenerationParams gp;
   gp.sampling = s.sampling;
   gp.sampling.seed += turn_counter_++;  // different turns sample differently, yet a run is reproducible
-  Generator gen(&tok_, &rules_, gp, std::vector<int32_t>(prompt_.begin(), prompt_.end()));
+  Generator gen(&tok_, &rules_, gp, prompt_);
   const SequenceRun run = run_sequence(model_, *seq_, prompt_, kPromptChunk, gen, std::max(s.max_tokens, 0),
                                        [&](const Generator::Step& step) { on_text(step.text); }, stop);
   on_text(gen.finish());

@@ -72,7 +72,6 @@ class Generator {
   std::string finish();
 
   int generated() const { return generated_; }
-  bool stopped() const { return decoder_ && decoder_->stopped(); }
   const std::vector<int32_t>& answer() const { return answer_; }
 
  private:

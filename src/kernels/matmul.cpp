@@ -75,13 +75,25 @@ static void matmul_grouped(const MatView& W, const float* X, int64_t n, float* Y
   global_pool().parallel_for_dynamic(W.rows / 16, groups, min_claim_groups(n));
 }
 
+// 16-row groups converted to Q8x16 on the fly (q8x16_group_of), each shared by every token of the batch.
+static void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* Y, ActFormat f, GemmFn gemm) {
+  std::vector<uint8_t> buf;
+  const auto* act = static_cast<const uint8_t*>(prepare_act(f, X, n, W.cols, buf));
+  const size_t ab = act_bytes(f, W.cols);
+  const size_t q8_row = row_bytes(GgmlType::Q8_0, W.cols);
+  global_pool().parallel_for_dynamic(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
+    for (int64_t g = g0; g < g1; ++g)
+      gemm(q8x16_group_of(W, g), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
+  });
+}
+
 // One token: the plan may keep a small product on the calling thread.
 static void matvec(const MatView& W, const float* x, float* y) {
   const ProductPlan p = plan_product(W, 1, Threading::CallerIfSmall);
   if (p.on_caller) return matvec_st(W, x, y);
   switch (p.kind) {
-    case ProductPlan::Kind::Grouped:
-    case ProductPlan::Kind::ConvertedGrouped: return matmul_grouped(W, x, 1, y, p.act, p.gemm);
+    case ProductPlan::Kind::Grouped: return matmul_grouped(W, x, 1, y, p.act, p.gemm);
+    case ProductPlan::Kind::ConvertedGrouped: return matmul_converted_q8x16(W, x, 1, y, p.act, p.gemm);
     case ProductPlan::Kind::RowDot: {
       const void* act = prepare_act(p.act, x, 1, W.cols, tl_act);
       global_pool().parallel_for_dynamic(W.rows, [&](int64_t r0, int64_t r1, int) {
@@ -111,28 +123,11 @@ void matvec_t_st(const MatView& W, const float* x, float* y, PrefetchTrail* next
   }
 }
 
-static void matmul_converted_q8x16(const MatView& W, const float* X, int64_t n, float* Y) {
-  std::vector<uint8_t> buf;
-  const auto* act = static_cast<const uint8_t*>(prepare_act(ActFormat::Q8_32Split, X, n, W.cols, buf));
-  const size_t ab = act_bytes(ActFormat::Q8_32Split, W.cols);
-  const size_t q8_row = row_bytes(GgmlType::Q8_0, W.cols);
-  const GemmFn gemm = q8x16_gemm_kernel();
-  global_pool().parallel_for_dynamic(W.rows / 16, [&](int64_t g0, int64_t g1, int) {
-    for (int64_t g = g0; g < g1; ++g) {
-      gemm(q8x16_group_of(W, g), q8_row, 16, act, ab, n, W.cols, Y + 16 * g, static_cast<size_t>(W.rows));
-    }
-  });
-}
-
 void matmul(const MatView& W, const float* X, int64_t n, float* Y) {
   if (n == 1) return matvec(W, X, Y);
   const ProductPlan p = plan_product(W, n, Threading::Pool);
-  switch (p.kind) {
-    case ProductPlan::Kind::Grouped: return matmul_grouped(W, X, n, Y, p.act, p.gemm);
-    case ProductPlan::Kind::ConvertedGrouped: return matmul_converted_q8x16(W, X, n, Y);
-    case ProductPlan::Kind::RowDot: break;
-    case ProductPlan::Kind::Dequantize: break;
-  }
+  if (p.kind == ProductPlan::Kind::Grouped) return matmul_grouped(W, X, n, Y, p.act, p.gemm);
+  if (p.kind == ProductPlan::Kind::ConvertedGrouped) return matmul_converted_q8x16(W, X, n, Y, p.act, p.gemm);
   const int64_t n_tiles = (W.rows + kRowTile - 1) / kRowTile;
   if (p.kind == ProductPlan::Kind::RowDot) {
     std::vector<uint8_t> buf;

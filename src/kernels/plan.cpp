@@ -80,10 +80,8 @@ ProductPlan plan_product(const MatView& w, int64_t n, Threading threading) {
     case RowLayout::File: break;
   }
   ProductPlan p;
-  if (tuning().float_activations && w.layout == RowLayout::File) {  // reference mode: matvec_st per token
-    p.on_caller = n == 1;
-    if (n == 1) return p;
-    p.kind = ProductPlan::Kind::Dequantize;
+  if (tuning().float_activations && w.layout == RowLayout::File) {  // reference mode: float activations only
+    p.on_caller = n == 1;  // matvec_st; batches and matmul_many dequantize rows (the default kind)
     return p;
   }
   if (n > 1 && converts_to_q8x16(w, n)) {
