@@ -14,7 +14,7 @@ SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 PKGS=(build-essential cmake ninja-build pkg-config ccache
       libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libutf8proc-dev
-      libcpp-httplib-dev zlib1g-dev)
+      libcpp-httplib-dev zlib1g-dev libcurl4-openssl-dev libssl-dev)
 # Test-only extras: Chromium for the chat page's browser test; clang, its libFuzzer runtime and
 # llvm-symbolizer for fuzz/.
 [ "$extras" = 1 ] && PKGS+=(chromium clang libclang-rt-14-dev llvm-14)

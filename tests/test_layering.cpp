@@ -24,8 +24,10 @@ const std::map<std::string, std::set<std::string>>& allowed() {
       {"model", {"util", "tensor", "gguf", "kernels"}},
       {"engine", {"util", "tensor", "gguf", "kernels", "tokenizer", "chat", "model"}},
       {"synth", {"util", "tensor", "gguf", "kernels", "tokenizer", "model"}},
+      {"hub", {"util", "gguf"}},
+      {"convert", {"util", "tensor", "gguf", "tokenizer"}},
       {"server", {"util", "tensor", "gguf", "kernels", "tokenizer", "chat", "model", "engine"}},
-      {"cli", {"util", "tensor", "gguf", "kernels", "tokenizer", "chat", "model", "engine", "synth", "server"}},
+      {"cli", {"util", "tensor", "gguf", "kernels", "tokenizer", "chat", "model", "engine", "synth", "server", "hub", "convert"}},
   };
   return m;
 }

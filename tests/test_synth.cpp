@@ -11,6 +11,7 @@
 
 #include "gguf/gguf_file.h"
 #include "gguf/gguf_writer.h"
+#include "tensor/quants.h"
 #include <nlohmann/json.hpp>
 
 #include "synth/synth.h"
@@ -368,11 +369,11 @@ TEST(Synth, QuantTypesApplyToWeightsOnly) {
   EXPECT_EQ(type_of(*f, "blk.1.attn_norm.weight"), GgmlType::F32);
   EXPECT_EQ(type_of(*f, "blk.1.ffn_gate_inp.weight"), GgmlType::F32);
 
-  EXPECT_EQ(synth_fallback_type(GgmlType::Q6_K, 128), GgmlType::Q8_0);
-  EXPECT_EQ(synth_fallback_type(GgmlType::Q5_K, 96), GgmlType::Q5_1);
-  EXPECT_EQ(synth_fallback_type(GgmlType::Q2_K, 64), GgmlType::Q4_0);
-  EXPECT_EQ(synth_fallback_type(GgmlType::Q8_0, 48), GgmlType::F16);
-  EXPECT_EQ(synth_fallback_type(GgmlType::BF16, 7), GgmlType::BF16);
+  EXPECT_EQ(quant_fallback_type(GgmlType::Q6_K, 128), GgmlType::Q8_0);
+  EXPECT_EQ(quant_fallback_type(GgmlType::Q5_K, 96), GgmlType::Q5_1);
+  EXPECT_EQ(quant_fallback_type(GgmlType::Q2_K, 64), GgmlType::Q4_0);
+  EXPECT_EQ(quant_fallback_type(GgmlType::Q8_0, 48), GgmlType::F16);
+  EXPECT_EQ(quant_fallback_type(GgmlType::BF16, 7), GgmlType::BF16);
 }
 
 TEST(Synth, MlaLayoutsDeriveFromTheSameKvB) {

@@ -6,7 +6,12 @@
 #include <cstdlib>
 #include <stdexcept>
 
+#include "hub/model_cache.h"
+#include "hub/model_ref.h"
+#include "hub/pull.h"
 #include "kernels/thread_pool.h"
+
+#include <unistd.h>
 
 namespace qs::cli {
 
@@ -34,7 +39,30 @@ std::vector<int32_t> parse_token_list(const std::string& s) {
 GgmlType parse_cache_type(const std::string& s) { return kv_cache_type_from_name(s); }
 
 CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std::string& help) {
-  return cmd->add_option("model,-m,--model", path, help)->required();
+  return cmd->add_option("model,-m,--model", path, help + ", or a pulled model: owner/repo[:TAG]")->required();
+}
+
+namespace {
+
+bool env_on(const char* name) {
+  const char* v = std::getenv(name);
+  return v && *v && std::string(v) != "0";
+}
+
+}  // namespace
+
+std::string resolve_model_arg(const std::string& arg, ModelFetch fetch, bool offline) {
+  if (!hub::looks_like_model_ref(arg)) return arg;
+  const hub::ModelRef ref = *hub::parse_model_ref(arg);
+  if (auto path = hub::find_cached(ref)) return *path;
+  offline = offline || env_on("HF_HUB_OFFLINE") || env_on("QIUSUO_OFFLINE");
+  if (fetch == ModelFetch::CacheOnly || offline)
+    throw std::runtime_error("no file " + arg + ", and " + ref.str() + " is not in the model cache (" + hub::models_root() +
+                             ")" + (offline ? " and pulling is off (offline)" : "") + ": get it with `qiusuo pull " + ref.str() + "`");
+  hub::PullOptions o;
+  o.progress_tty = isatty(STDERR_FILENO);
+  std::fprintf(stderr, "pulling %s\n", ref.str().c_str());
+  return hub::pull_model(ref, o).path;
 }
 
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {

@@ -14,6 +14,12 @@ namespace qs::cli {
 CLI::Option* add_model_option(CLI::App* cmd, std::string& path,
                               const std::string& help = "GGUF model file (any shard of a split set)");
 
+// A model argument as a file path: a path is kept; a hub reference (owner/repo[:TAG]) becomes the cached
+// file's path, pulled first when `may_pull` and not offline (--offline, HF_HUB_OFFLINE=1, QIUSUO_OFFLINE=1).
+// Throws std::runtime_error saying how to get the model otherwise.
+enum class ModelFetch { CacheOnly, PullIfMissing };
+std::string resolve_model_arg(const std::string& arg, ModelFetch fetch = ModelFetch::CacheOnly, bool offline = false);
+
 // "0,5,9" or "0 5 9" -> ids; throws std::invalid_argument naming the bad item.
 std::vector<int32_t> parse_token_list(const std::string& s);
 // --cache-type: f16 (default), bf16, q8_0 or f32.

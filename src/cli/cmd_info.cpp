@@ -121,7 +121,7 @@ void register_info(CLI::App& app) {
   add_model_option(cmd, model);
   cmd->add_option("-c,--ctx-size", n_ctx, "context size for the memory estimate")->check(CLI::Range(1, 1 << 24));
   cmd->add_option("--cache-type", cache_type, "KV cache type for the estimate: f16, bf16, q8_0, f32");
-  cmd->callback([] { run_info(model, n_ctx, parse_cache_type(cache_type)); });
+  cmd->callback([] { run_info(resolve_model_arg(model), n_ctx, parse_cache_type(cache_type)); });
 }
 
 }  // namespace qs::cli

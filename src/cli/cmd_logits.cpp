@@ -30,7 +30,7 @@ MlaMode parse_mla_mode(const std::string& s) {
 void run_logits(const LogitsArgs& a) {
   apply_threads(a.threads);
   const std::vector<int32_t> ids = parse_token_list(a.tokens);
-  auto m = Model::load(a.model);
+  auto m = Model::load(resolve_model_arg(a.model));
   m->set_mla_mode(parse_mla_mode(a.mla));
   m->set_cache_type(parse_cache_type(a.cache_type));
   auto seq = m->new_sequence(static_cast<int>(ids.size()));

@@ -29,6 +29,7 @@ namespace {
 
 struct RunArgs {
   std::string model, template_file, system, color = "auto", cache_type = "f16";
+  bool offline = false;
   std::vector<std::string> positional;  // MODEL [PROMPT...] (or PROMPT... with -m)
   std::optional<float> temperature, top_p;
   std::optional<uint64_t> seed;
@@ -179,6 +180,7 @@ void run_chat(RunArgs a) {
   if (a.max_tokens < 0) throw std::invalid_argument("-n/--max-tokens must be >= 0");
   if (a.ctx < 8) throw std::invalid_argument("--ctx-size must be at least 8");
 
+  a.model = resolve_model_arg(a.model, ModelFetch::PullIfMissing, a.offline);
   auto model = Model::load(a.model);
   model->set_cache_type(parse_cache_type(a.cache_type));
   if (!model->file().find("tokenizer.ggml.tokens")) throw std::runtime_error(a.model + " carries no tokenizer");
@@ -226,7 +228,8 @@ void register_run(CLI::App& app) {
   cmd->alias("chat");
   static RunArgs a;
   cmd->add_option("args", a.positional, "MODEL [PROMPT] (or just PROMPT with -m)");
-  cmd->add_option("-m,--model", a.model, "GGUF model file");
+  cmd->add_option("-m,--model", a.model, "GGUF model file, or owner/repo[:TAG] (pulled when not in the cache)");
+  cmd->add_flag("--offline", a.offline, "never pull: a model reference must be in the cache");
   cmd->add_option("--template", a.template_file, "chat template file (.jinja), instead of the model's");
   cmd->add_option("--system", a.system, "system prompt");
   cmd->add_option("-n,--max-tokens", a.max_tokens, "tokens per answer")->capture_default_str();

@@ -16,6 +16,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "hub/model_ref.h"
 #include "server/http_server.h"
 
 #if defined(__SANITIZE_THREAD__)
@@ -56,6 +57,7 @@ struct ServeArgs {
   std::string api_key, api_key_file;
   size_t cache_mib = 1024;
   int drain_s = 30;
+  bool offline = false;
 };
 
 std::vector<std::string> read_keys(const std::string& path) {
@@ -94,6 +96,10 @@ void run_serve(ServeArgs& a) {
   }
   // Files that cannot be read are reported before the server says it listens.
   if (o.ctx_size < 0) throw std::invalid_argument("--ctx-size must be >= 0 (0: the model's context, up to 4096)");
+  if (hub::looks_like_model_ref(o.model_path)) {
+    if (o.alias.empty()) o.alias = o.model_path;  // clients see the name they would type
+    o.model_path = resolve_model_arg(o.model_path, ModelFetch::PullIfMissing, a.offline);
+  }
   if (!std::ifstream(o.model_path)) throw std::invalid_argument("cannot open the model file " + o.model_path);
   if (!o.chat_template_file.empty() && !std::ifstream(o.chat_template_file))
     throw std::invalid_argument("cannot read --chat-template-file " + o.chat_template_file);
@@ -158,6 +164,7 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--cache-type", a.o.cache_type, "KV cache type: f16, bf16, q8_0, f32")->capture_default_str();
   cmd->add_option("--drain-timeout", a.drain_s, "seconds to let running requests finish on shutdown")->capture_default_str()->check(CLI::Range(0, 86400));
   cmd->add_flag("-q,--quiet", a.o.quiet, "do not log requests");
+  cmd->add_flag("--offline", a.offline, "never pull: a model reference must be in the cache");
   cmd->callback([] { run_serve(a); });
 }
 

@@ -64,7 +64,7 @@ void register_tokenize(CLI::App& app) {
   cmd->add_flag("--parse-special", parse_special, "turn special-token text such as <｜User｜> into its id");
   cmd->add_flag("--no-bos", no_bos, "do not prepend BOS even if the vocabulary asks for it");
   cmd->callback([] {
-    const Tokenizer tok = Tokenizer::load(model);
+    const Tokenizer tok = Tokenizer::load(resolve_model_arg(model));
     const std::string text = file.empty() ? prompt : read_all(file);
     const std::vector<int32_t> ids = tok.encode(text, tok.add_bos() && !no_bos, parse_special);
     std::printf("%s\n", ids_to_json(ids).c_str());
@@ -82,7 +82,7 @@ void register_detokenize(CLI::App& app) {
   input->require_option(1);
   cmd->add_flag("--skip-special", skip_special, "leave out special (control) tokens");
   cmd->callback([] {
-    const Tokenizer tok = Tokenizer::load(model);
+    const Tokenizer tok = Tokenizer::load(resolve_model_arg(model));
     const std::vector<int32_t> ids = tokens.empty() ? parse_json_ids(ids_json) : parse_token_list(tokens);
     const std::string text = tok.decode(ids, skip_special);
     std::fwrite(text.data(), 1, text.size(), stdout);

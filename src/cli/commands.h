@@ -14,5 +14,9 @@ void register_detokenize(CLI::App& app);
 void register_template(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_run(CLI::App& app);
+void register_pull(CLI::App& app);
+void register_list(CLI::App& app);
+void register_rm(CLI::App& app);
+void register_convert(CLI::App& app);
 
 }  // namespace qs::cli

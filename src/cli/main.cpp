@@ -35,6 +35,10 @@ int main(int argc, char** argv) {
   qs::cli::register_template(app);
   qs::cli::register_serve(app);
   qs::cli::register_run(app);
+  qs::cli::register_pull(app);
+  qs::cli::register_list(app);
+  qs::cli::register_rm(app);
+  qs::cli::register_convert(app);
   // A bare `qiusuo` prints the help; an unknown verb says so and lists the verbs (CLI11 would answer
   // "A subcommand is required" to both).
   if (argc == 1) {

@@ -39,19 +39,6 @@ MlaFileLayout mla_layout_from_name(const std::string& name) {
   throw std::runtime_error("unknown MLA layout '" + name + "' (valid: legacy, ik, mainline)");
 }
 
-GgmlType synth_fallback_type(GgmlType requested, int64_t ne0) {
-  GgmlType t = requested;
-  if (ne0 % traits(t).block_size == 0) return t;
-  switch (t) {
-    case GgmlType::Q2_K: case GgmlType::Q3_K: t = GgmlType::Q4_0; break;
-    case GgmlType::Q4_K: t = GgmlType::Q5_0; break;
-    case GgmlType::Q5_K: t = GgmlType::Q5_1; break;
-    case GgmlType::Q6_K: t = GgmlType::Q8_0; break;
-    default: break;
-  }
-  return ne0 % traits(t).block_size == 0 ? t : GgmlType::F16;
-}
-
 SynthResult write_synthetic_model(const SynthOptions& opt) {
   const auto t0 = std::chrono::steady_clock::now();
   if (opt.output.empty()) throw std::runtime_error("synth: no output path");

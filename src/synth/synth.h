@@ -39,11 +39,6 @@ struct SynthResult {
 const char* synth_type_names();
 GgmlType synth_type_from_name(const std::string& name);  // throws listing the valid names
 
-// The type a weight matrix of row length ne0 is stored in when `requested` does not fit it, as
-// llama.cpp's quantizer falls back: Q2_K/Q3_K -> Q4_0 (for IQ4_NL, which we lack), Q4_K -> Q5_0,
-// Q5_K -> Q5_1, Q6_K -> Q8_0; then F16 if the row is not a multiple of 32 either.
-GgmlType synth_fallback_type(GgmlType requested, int64_t ne0);
-
 SynthResult write_synthetic_model(const SynthOptions& opt);
 
 }  // namespace qs

@@ -5,34 +5,14 @@
 #include <stdexcept>
 #include <vector>
 
+#include "gguf/llama3_rope.h"
 #include "synth/synth_rng.h"
 #include "synth/synth_vocab.h"
+#include "tensor/quants.h"
 
 namespace qs {
 
 namespace {
-
-constexpr float kPi = 3.14159265358979323846f;
-
-// llama_ftype of a file whose weights are mostly `t` (general.file_type).
-uint32_t llama_ftype(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: return 0;
-    case GgmlType::F16: return 1;
-    case GgmlType::Q4_0: return 2;
-    case GgmlType::Q4_1: return 3;
-    case GgmlType::Q8_0: return 7;
-    case GgmlType::Q5_0: return 8;
-    case GgmlType::Q5_1: return 9;
-    case GgmlType::Q2_K: return 10;
-    case GgmlType::Q3_K: return 11;  // Q3_K_S: every tensor Q3_K
-    case GgmlType::Q4_K: return 14;  // Q4_K_S
-    case GgmlType::Q5_K: return 16;  // Q5_K_S
-    case GgmlType::Q6_K: return 18;
-    case GgmlType::BF16: return 32;
-    default: return 0;
-  }
-}
 
 bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
 
@@ -43,7 +23,7 @@ class Planner {
   // A weight matrix: quantized to the requested type (or its fallback), N(0, (k/sqrt(fan_in))²).
   TensorPlan& weight(const std::string& name, std::vector<int64_t> ne, float k) {
     const float sigma = k / std::sqrt(static_cast<float>(ne[0]));
-    const GgmlType type = synth_fallback_type(opt_.type, ne[0]);
+    const GgmlType type = quant_fallback_type(opt_.type, ne[0]);
     return add(name, std::move(ne), type, 0.f, sigma);
   }
   // Kept F32 like llama.cpp does for 1-D tensors and the router.
@@ -122,7 +102,7 @@ class Planner {
 
   void tensors() {
     f32("token_embd.weight", {hp_.n_embd, hp_.n_vocab}, 0.f, SynthScales::kEmbedding).type =
-        synth_fallback_type(opt_.type, hp_.n_embd);
+        quant_fallback_type(opt_.type, hp_.n_embd);
     if (hp_.llama3_rope) f32("rope_freqs.weight", {hp_.head_dim / 2}, 0.f, 0.f).fill = Fill::RopeFreqs;
     for (int il = 0; il < hp_.n_layer; ++il) {
       if (hp_.arch == "deepseek2") {
@@ -245,7 +225,7 @@ ModelPlan plan_model(const SynthOptions& opt) {
   p.kv.emplace_back("general.name", GgufValue::make_str("qiusuo synthetic " + hp.preset + " (random weights)"));
   p.kv.emplace_back("general.alignment", GgufValue::make_u32(32));
   arch_metadata(opt, hp, &p);
-  p.kv.emplace_back("general.file_type", GgufValue::make_u32(llama_ftype(opt.type)));
+  p.kv.emplace_back("general.file_type", GgufValue::make_u32(llama_file_type(opt.type)));
   if (!is_float_type(opt.type)) p.kv.emplace_back("general.quantization_version", GgufValue::make_u32(2));
   for (auto& kv : vocab.kv) p.kv.push_back(std::move(kv));
   p.kv.emplace_back("qiusuo.synthetic", GgufValue::make_bool(true));
@@ -268,23 +248,9 @@ void generate_rows(const TensorPlan& t, uint64_t seed, const SynthHparams& hp, i
       }
       return;
     }
-    case Fill::RopeFreqs: {  // convert_hf_to_gguf.py LlamaModel.generate_extra_tensors (llama3)
-      const float lo_wavelen = static_cast<float>(hp.l3_orig_ctx) / hp.l3_low;
-      const float hi_wavelen = static_cast<float>(hp.l3_orig_ctx) / hp.l3_high;
-      for (int64_t i = 0; i < n; ++i) {
-        const float freq = 1.0f / std::pow(hp.rope_theta, static_cast<float>(2 * i) / static_cast<float>(hp.head_dim));
-        const float wavelen = 2 * kPi / freq;
-        float f;
-        if (wavelen < hi_wavelen) {
-          f = 1.f;
-        } else if (wavelen > lo_wavelen) {
-          f = hp.l3_factor;
-        } else {
-          const float smooth = (static_cast<float>(hp.l3_orig_ctx) / wavelen - hp.l3_low) / (hp.l3_high - hp.l3_low);
-          f = 1.f / ((1 - smooth) / hp.l3_factor + smooth);
-        }
-        out[i] = f;
-      }
+    case Fill::RopeFreqs: {
+      const auto f = llama3_rope_factors(hp.rope_theta, hp.head_dim, {hp.l3_factor, hp.l3_low, hp.l3_high, hp.l3_orig_ctx});
+      std::copy(f.begin(), f.end(), out);
       return;
     }
     case Fill::VFromKvb: {  // row (h, v) is kv_b row h*(d_n+d_v) + d_n + v

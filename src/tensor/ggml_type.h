@@ -27,6 +27,10 @@ std::optional<TypeTraits> type_traits(uint32_t id);
 const TypeTraits& traits(GgmlType t);
 std::optional<GgmlType> type_from_name(std::string_view name);  // case-insensitive "q8_0"
 
+// llama.cpp's llama_ftype (general.file_type) of a file whose matrices are mostly `t` (the "_S" mix for
+// K-quants); 0 (all F32) for types without one.
+uint32_t llama_file_type(GgmlType t);
+
 // Bytes of a row of n elements; n must be a multiple of the block size (checked by callers).
 inline size_t row_bytes(GgmlType t, int64_t n) {
   const TypeTraits& tt = traits(t);

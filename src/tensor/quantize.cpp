@@ -602,4 +602,17 @@ void quantize_row(GgmlType t, const float* src, void* dst, int64_t n) {
   }
 }
 
+GgmlType quant_fallback_type(GgmlType requested, int64_t ne0) {
+  GgmlType t = requested;
+  if (ne0 % traits(t).block_size == 0) return t;
+  switch (t) {
+    case GgmlType::Q2_K: case GgmlType::Q3_K: t = GgmlType::Q4_0; break;
+    case GgmlType::Q4_K: t = GgmlType::Q5_0; break;
+    case GgmlType::Q5_K: t = GgmlType::Q5_1; break;
+    case GgmlType::Q6_K: t = GgmlType::Q8_0; break;
+    default: break;
+  }
+  return ne0 % traits(t).block_size == 0 ? t : GgmlType::F16;
+}
+
 }  // namespace qs

@@ -14,6 +14,11 @@ void dequantize_row(GgmlType t, const void* src, float* dst, int64_t n);
 // type. Writes n_blocks * block_size floats.
 void dequantize_iq(GgmlType t, const void* src, float* dst, int64_t n_blocks);
 
+// The type a matrix of row length ne0 is stored in when `requested` does not fit its blocks, as
+// llama.cpp's quantizer falls back: Q2_K/Q3_K -> Q4_0 (llama.cpp: IQ4_NL), Q4_K -> Q5_0, Q5_K -> Q5_1,
+// Q6_K -> Q8_0; then F16 if the row is not a multiple of 32 either.
+GgmlType quant_fallback_type(GgmlType requested, int64_t ne0);
+
 // Quantize n floats into dst with ggml's reference algorithm (quantize_row_*_ref), n a multiple of
 // the block size. Supported for F32 … Q6_K plus Q8_K and Q8_1; the i-quants, ternary types and MXFP4
 // have no quantizer here (std::invalid_argument).
