@@ -18,5 +18,6 @@ void register_pull(CLI::App& app);
 void register_list(CLI::App& app);
 void register_rm(CLI::App& app);
 void register_convert(CLI::App& app);
+void register_quantize(CLI::App& app);
 
 }  // namespace qs::cli

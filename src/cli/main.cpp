@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   qs::cli::register_list(app);
   qs::cli::register_rm(app);
   qs::cli::register_convert(app);
+  qs::cli::register_quantize(app);
   // A bare `qiusuo` prints the help; an unknown verb says so and lists the verbs (CLI11 would answer
   // "A subcommand is required" to both).
   if (argc == 1) {

@@ -32,6 +32,9 @@ bool GgufValue::is_integer() const {
   }
 }
 
+GgufValue GgufValue::make_u16(uint16_t v) {
+  GgufValue x; x.type = GgufValueType::UINT16; x.u = v; x.i = v; return x;
+}
 GgufValue GgufValue::make_u32(uint32_t v) {
   GgufValue x; x.type = GgufValueType::UINT32; x.u = v; x.i = v; return x;
 }

@@ -28,6 +28,7 @@ struct GgufValue {
 
   bool is_integer() const;
   bool is_float() const { return type == GgufValueType::FLOAT32 || type == GgufValueType::FLOAT64; }
+  static GgufValue make_u16(uint16_t v);
   static GgufValue make_u32(uint32_t v);
   static GgufValue make_i32(int32_t v);
   static GgufValue make_u64(uint64_t v);
