@@ -11,7 +11,7 @@ SECONDS_PER_TARGET="${1:-60}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD_DIR:-$ROOT/build-fuzz}"
 JOBS="${JOBS:-2}"
-TARGETS="${TARGETS:-gguf tokenizer jinja request sse http}"
+TARGETS="${TARGETS:-gguf tokenizer jinja request sse http checkpoint hub}"
 
 cmake -S "$ROOT/fuzz" -B "$BUILD_DIR" -G Ninja -DCMAKE_CXX_COMPILER="${CXX:-clang++}" \
   -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null || { echo "configure failed" >&2; exit 2; }

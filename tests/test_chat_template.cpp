@@ -71,6 +71,22 @@ int check_case_dir(const fs::path& dir, int* total) {
   return ok;
 }
 
+// DeepSeek-V3.1's template with its `thinking` switch on and off, against Python jinja2's renderings
+// (tests/data/render_thinking_cases.py).
+TEST(ChatTemplate, V31ThinkingSwitchRendersAsJinja2Does) {
+  const ChatTemplate tmpl(slurp(fs::path(test::fixtures_dir()) / "chat/deepseek-v3.1.jinja"));
+  int n = 0;
+  for (const auto& c : ojson::parse(slurp(fs::path(QIUSUO_SOURCE_DIR) / "tests/data/deepseek-v3.1.thinking.cases.json"))) {
+    SCOPED_TRACE(c["case"].get<std::string>() + (c["extra_context"]["thinking"].get<bool>() ? " / thinking" : " / no thinking"));
+    const ojson tools = c.contains("tools") ? c["tools"] : ojson();
+    EXPECT_EQ(tmpl.render(c["messages"], tools, c["add_generation_prompt"].get<bool>(), c["bos_token"].get<std::string>(),
+                          c["eos_token"].get<std::string>(), c["extra_context"]),
+              c["expected"].get<std::string>());
+    ++n;
+  }
+  EXPECT_EQ(n, 14);
+}
+
 TEST(ChatTemplate, SharedFixturesRenderByteIdentical) {
   int total = 0;
   const int ok = check_case_dir(fs::path(test::fixtures_dir()) / "chat", &total);

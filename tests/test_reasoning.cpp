@@ -261,4 +261,23 @@ TEST(ToolCalls, MalformedQwenCallsAreReturnedAsContent) {
 }
 
 }  // namespace
+// DeepSeek-V3.1 writes NAME<｜tool▁sep｜>ARGS: no type, no fence (its chat template renders calls so).
+TEST(ToolCalls, ParsesV31Calls) {
+  const std::string text = "Checking.\n" + kBegin + kCall + "get_weather" + kSep + R"({"city": "杭州"})" + kCallEnd + kCall +
+                           "function" + kSep + R"({"x": 1})" + kCallEnd + kEnd + kEos;
+  const ToolCallParse r = parse_deepseek_tool_calls(text);
+  ASSERT_TRUE(r.parsed) << r.error;
+  EXPECT_EQ(r.content, "Checking.");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  EXPECT_EQ(r.calls[0].type, "function");
+  EXPECT_EQ(nlohmann::json::parse(r.calls[0].arguments)["city"], "杭州");
+  EXPECT_EQ(r.calls[1].name, "function");  // a function named "function" is still V3.1's form
+  const ToolCallParse bad = parse_deepseek_tool_calls(kBegin + kCall + "f" + kSep + "{not json" + kCallEnd + kEnd);
+  EXPECT_TRUE(bad.found);
+  EXPECT_FALSE(bad.parsed);
+  const ToolCallParse noname = parse_deepseek_tool_calls(kBegin + kCall + kSep + "{}" + kCallEnd + kEnd);
+  EXPECT_FALSE(noname.parsed);
+}
+
 }  // namespace qs

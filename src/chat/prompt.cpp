@@ -23,6 +23,12 @@ PromptBuilder::PromptBuilder(const Tokenizer& tok, const ChatTemplate& tmpl) : t
     probe_error_ = e.what();
     return;
   }
+  try {
+    thinking_switch_ = opens_reasoning(render(probe, json(), true, json{{"thinking", true}})) &&
+                       !opens_reasoning(render(probe, json(), true, json{{"thinking", false}}));
+  } catch (const std::exception&) {
+    thinking_switch_ = false;
+  }
   const json tools = json::array({json{{"type", "function"},
                                        {"function", json{{"name", "qiusuo_probe_tool"}, {"description", "x"},
                                                          {"parameters", json::object()}}}}});
@@ -33,8 +39,8 @@ PromptBuilder::PromptBuilder(const Tokenizer& tok, const ChatTemplate& tmpl) : t
   }
 }
 
-std::string PromptBuilder::render(const json& messages, const json& tools, bool add_generation_prompt) const {
-  return tmpl_.render(messages, tools, add_generation_prompt, bos_, eos_);
+std::string PromptBuilder::render(const json& messages, const json& tools, bool add_generation_prompt, const json& template_kwargs) const {
+  return tmpl_.render(messages, tools, add_generation_prompt, bos_, eos_, template_kwargs);
 }
 
 std::vector<int32_t> PromptBuilder::tokens(const std::string& text) const {

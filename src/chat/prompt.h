@@ -22,8 +22,9 @@ class PromptBuilder {
   // that cannot render it is reported by probe_error(), not thrown.
   PromptBuilder(const Tokenizer& tok, const ChatTemplate& tmpl);
 
-  std::string render(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools,
-                     bool add_generation_prompt) const;
+  // template_kwargs: extra template variables (chat_template_kwargs, e.g. {"thinking": true}).
+  std::string render(const nlohmann::ordered_json& messages, const nlohmann::ordered_json& tools, bool add_generation_prompt,
+                     const nlohmann::ordered_json& template_kwargs = nlohmann::ordered_json::object()) const;
   // The prompt text's ids: special tokens parsed, BOS prepended where the vocabulary wants one and
   // the template did not write it.
   std::vector<int32_t> tokens(const std::string& text) const;
@@ -32,6 +33,9 @@ class PromptBuilder {
   const std::string& probe_error() const { return probe_error_; }
   // The generation prompt opens a <think> block (DeepSeek-R1 style templates).
   bool reasoning_template() const { return reasoning_template_; }
+  // The template switches reasoning with a `thinking` variable (DeepSeek-V3.1 and later: the generation
+  // prompt ends <think> with thinking true, </think> otherwise).
+  bool thinking_switch() const { return thinking_switch_; }
   // The template renders the `tools` it is given (V3's does not: the server then describes them).
   bool renders_tools() const { return renders_tools_; }
 
@@ -42,6 +46,7 @@ class PromptBuilder {
   std::string probe_error_;
   bool reasoning_template_ = false;
   bool renders_tools_ = false;
+  bool thinking_switch_ = false;
 };
 
 // The prompt text ends inside an open <think> block (trailing white space ignored): the model's first

@@ -51,13 +51,21 @@ bool is_json_object(std::string_view s) {
   return j.is_object();
 }
 
-// "function<｜tool▁sep｜>NAME\n```json\nARGS\n```" -> call; returns an error message or "".
+// V3/R1: "function<｜tool▁sep｜>NAME\n```json\nARGS\n```"; V3.1: "NAME<｜tool▁sep｜>ARGS" -> call;
+// returns an error message or "".
 std::string parse_deepseek_body(std::string_view body, ToolCall& call) {
   const size_t sep = body.find(kSep);
   if (sep == std::string_view::npos) return "tool call without <｜tool▁sep｜>";
-  const std::string_view type = trim(body.substr(0, sep));
-  if (!type.empty()) call.type = std::string(type);
+  const std::string_view head = trim(body.substr(0, sep));
   const std::string_view rest = body.substr(sep + kSep.size());
+  if (const std::string_view v31 = trim(rest); !v31.empty() && v31.front() == '{') {  // V3.1: arguments right after the name
+    call.name = std::string(head);
+    if (call.name.empty()) return "tool call without a function name";
+    if (!is_json_object(v31)) return "arguments of tool call '" + call.name + "' are not a JSON object";
+    call.arguments = std::string(v31);
+    return "";
+  }
+  if (!head.empty()) call.type = std::string(head);
   const size_t nl = rest.find('\n');
   if (nl == std::string_view::npos) return "tool call without arguments";
   call.name = std::string(trim(rest.substr(0, nl)));

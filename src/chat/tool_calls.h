@@ -3,6 +3,7 @@
 // DeepSeek V3 / R1 (the format their chat templates render, doc §6.8):
 //   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>
 //   [\n<｜tool▁call▁begin｜>...<｜tool▁call▁end｜>]*<｜tool▁calls▁end｜>
+// DeepSeek V3.1: the same markers around NAME<｜tool▁sep｜>ARGS (no type, no fence).
 // Qwen2.5 (R1-Distill-Qwen): <tool_call>\n{"name": NAME, "arguments": {...}}\n</tool_call> (repeated).
 //
 // Generated text is untrusted: a block that does not parse completely (truncated, bad JSON,

@@ -18,7 +18,7 @@ constexpr const char* kHelp =
     "  /set max_tokens N    tokens per answer\n"
     "  /set system TEXT     system prompt (empty: none)\n"
     "  /set verbose|quiet   show or hide speed after each answer\n"
-    "  /set think|nothink   show or hide the reasoning of R1-style models\n"
+    "  /set think|nothink   thinking on/off (DeepSeek-V3.1+ templates); show/hide R1-style reasoning\n"
     "  /show                current settings\n"
     "  /clear               forget the conversation\n"
     "  /bye                 exit\n"
@@ -51,9 +51,14 @@ void set_value(const std::string& key, const std::string& value, ReplState& st, 
   } else if (key == "verbose" || key == "quiet") {
     st.verbose = key == "verbose";
     std::fprintf(out, "Set %s mode.\n", key.c_str());
-  } else if (key == "think" || key == "nothink") {
-    st.show_thinking = key == "think";
-    std::fprintf(out, st.show_thinking ? "Showing reasoning.\n" : "Hiding reasoning.\n");
+  } else if ((key == "think" && (value.empty() || value == "on" || value == "off")) || (key == "nothink" && value.empty())) {
+    // As in ollama: thinking on or off for templates with the switch (DeepSeek-V3.1+), and the reasoning
+    // shown or hidden for those that always think (R1).
+    const bool on = key == "think" && value != "off";
+    st.show_thinking = on;
+    st.settings.thinking = on;
+    std::fprintf(out, on ? "Thinking on: reasoning is requested (where the template has the switch) and shown.\n"
+                         : "Thinking off: not requested (where the template has the switch); R1-style reasoning is hidden.\n");
   } else if (key == "temperature" && parse_double(value, d) && d >= 0) {
     sp.temperature = static_cast<float>(d);
     std::fprintf(out, "Set temperature to %g.\n", d);
@@ -80,7 +85,9 @@ void set_value(const std::string& key, const std::string& value, ReplState& st, 
 void show(const ReplState& st, const ChatSession& session, std::FILE* out) {
   const SamplingParams& sp = st.settings.sampling;
   std::fprintf(out, "model:        %s\n", st.model_path.c_str());
-  std::fprintf(out, "template:     %s\n", session.reasoning_template() ? "reasoning (<think>)" : "chat");
+  std::fprintf(out, "template:     %s\n", session.thinking_switch()    ? "thinking switch (/set think, /set nothink)"
+                                          : session.reasoning_template() ? "reasoning (<think>)"
+                                                                         : "chat");
   std::fprintf(out, "temperature:  %g\n", sp.temperature);
   std::fprintf(out, "top_p:        %g\n", sp.top_p);
   std::fprintf(out, "top_k:        %d\n", sp.top_k);

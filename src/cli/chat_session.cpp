@@ -53,18 +53,20 @@ ChatSession::ChatSession(const Model& model, const Tokenizer& tok, const std::st
   seq_ = model.new_sequence(n_ctx);
 }
 
-std::vector<int32_t> ChatSession::prompt_tokens(const std::string& system) const {
+std::vector<int32_t> ChatSession::prompt_tokens(const ChatSettings& s) const {
   json msgs = json::array();
-  if (!system.empty()) msgs.push_back(message("system", system));
+  if (!s.system.empty()) msgs.push_back(message("system", s.system));
   for (const auto& m : messages_) msgs.push_back(m);
-  return prompt_builder_.tokens(prompt_builder_.render(msgs, json(), true));
+  json kwargs = json::object();
+  if (s.thinking && prompt_builder_.thinking_switch()) kwargs["thinking"] = *s.thinking;
+  return prompt_builder_.tokens(prompt_builder_.render(msgs, json(), true, kwargs));
 }
 
 bool ChatSession::begin_turn(const std::string& user, const ChatSettings& s) {
   messages_.push_back(message("user", sanitize_utf8(user)));
   std::vector<int32_t> ids;
   try {
-    ids = prompt_tokens(s.system);
+    ids = prompt_tokens(s);
   } catch (...) {
     messages_.erase(messages_.size() - 1);
     throw;

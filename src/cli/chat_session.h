@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +25,7 @@ struct ChatSettings {
   SamplingParams sampling;
   int max_tokens = 1024;
   std::string system;
+  std::optional<bool> thinking;  // the template's `thinking` switch (DeepSeek-V3.1+); unset: its default
 };
 
 struct TurnStats {
@@ -43,6 +45,8 @@ class ChatSession {
 
   // True when the template's generation prompt opens a <think> block (DeepSeek-R1 style).
   bool reasoning_template() const { return reasoning_template_; }
+  // True when the template switches reasoning with a `thinking` variable.
+  bool thinking_switch() const { return prompt_builder_.thinking_switch(); }
   int context_size() const { return n_ctx_; }
   int tokens_in_cache() const { return static_cast<int>(cached_.size()); }
   size_t turns() const { return messages_.size() / 2; }
@@ -63,7 +67,7 @@ class ChatSession {
   void set_prefix_reuse(bool on) { prefix_reuse_ = on; }
 
  private:
-  std::vector<int32_t> prompt_tokens(const std::string& system) const;
+  std::vector<int32_t> prompt_tokens(const ChatSettings& s) const;
 
   const Model& model_;
   const Tokenizer& tok_;

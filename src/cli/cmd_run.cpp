@@ -30,6 +30,7 @@ namespace {
 struct RunArgs {
   std::string model, template_file, system, color = "auto", cache_type = "f16";
   bool offline = false;
+  std::string reasoning = "auto";
   std::vector<std::string> positional;  // MODEL [PROMPT...] (or PROMPT... with -m)
   std::optional<float> temperature, top_p;
   std::optional<uint64_t> seed;
@@ -204,6 +205,7 @@ void run_chat(RunArgs a) {
   st.show_thinking = !a.hide_thinking;
   st.settings.max_tokens = a.max_tokens;
   st.settings.system = a.system;
+  if (a.reasoning != "auto") st.settings.thinking = a.reasoning == "on";
   SamplingParams& sp = st.settings.sampling;
   // DeepSeek's advice for R1: temperature 0.6, top-p 0.95; plain chat models get the usual 0.7 / 0.9.
   const bool r1 = session.reasoning_template();
@@ -244,6 +246,8 @@ void register_run(CLI::App& app) {
   cmd->add_option("--color", a.color, "colour reasoning: auto (when stdout is a terminal), always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
   cmd->add_flag("--hide-thinking", a.hide_thinking, "do not print the reasoning of R1-style models");
+  cmd->add_option("--reasoning", a.reasoning, "thinking for templates with a switch (DeepSeek-V3.1+): on, off, auto (the template's default)")
+      ->check(CLI::IsMember({"on", "off", "auto"}));
   cmd->add_flag("--no-cache-reuse", a.no_cache_reuse, "evaluate the whole conversation every turn (for checking)");
   cmd->add_flag("--verbose", a.verbose, "print prompt and generation speed after each answer (stderr)");
   cmd->callback([] { run_chat(a); });

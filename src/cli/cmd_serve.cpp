@@ -161,6 +161,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("--http-threads", a.o.http_threads, "most connection threads (0: parallel + max-queue + 16)")->check(CLI::Range(0, 1 << 16));
   cmd->add_option("--alias", a.o.alias, "model id to report (default: the file name)");
   cmd->add_option("--chat-template-file", a.o.chat_template_file, "Jinja chat template to use instead of the GGUF's");
+  cmd->add_option("--reasoning", a.o.reasoning,
+                  "thinking for templates with a switch (DeepSeek-V3.1+) when a request does not choose: on, off, auto (the template's default)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"on", "off", "auto"}));
   cmd->add_option("--cache-type", a.o.cache_type, "KV cache type: f16, bf16, q8_0, f32")->capture_default_str();
   cmd->add_option("--drain-timeout", a.drain_s, "seconds to let running requests finish on shutdown")->capture_default_str()->check(CLI::Range(0, 86400));
   cmd->add_flag("-q,--quiet", a.o.quiet, "do not log requests");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -74,57 +75,70 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   ::close(fd);
   if (p == MAP_FAILED) throw CheckpointError("cannot map " + path + ": " + std::strerror(errno));
   base_ = static_cast<const uint8_t*>(p);
+  mapped_ = true;
   try {
-    uint64_t hlen = 0;
-    std::memcpy(&hlen, base_, 8);
-    if (hlen > kMaxHeaderBytes || hlen > size_ - 8)
-      throw CheckpointError(path + ": header length " + std::to_string(hlen) + " runs past the file (" + std::to_string(size_) + " bytes)");
-    json h;
-    try {
-      h = json::parse(base_ + 8, base_ + 8 + hlen);
-    } catch (const json::exception& e) {
-      throw CheckpointError(path + ": the header is not valid JSON (" + e.what() + ")");
-    }
-    if (!h.is_object()) throw CheckpointError(path + ": the header is not a JSON object");
-    const uint64_t data_start = 8 + hlen, data_size = size_ - data_start;
-    for (const auto& [name, e] : h.items()) {
-      if (name == "__metadata__") continue;
-      const std::string where = path + ": tensor " + name.substr(0, 200);
-      try {
-        StTensor t;
-        t.name = name;
-        t.file = path;
-        t.dtype = dtype_from(e.at("dtype").get<std::string>(), where);
-        uint64_t numel = 1;
-        for (const auto& d : e.at("shape")) {
-          const int64_t v = d.get<int64_t>();
-          if (v < 0 || (v > 0 && numel > (uint64_t{1} << 48) / static_cast<uint64_t>(v))) throw CheckpointError(where + ": bad shape");
-          numel *= static_cast<uint64_t>(v);
-          t.shape.push_back(v);
-        }
-        if (t.shape.size() > 4) throw CheckpointError(where + ": more than 4 dimensions");
-        const auto off = e.at("data_offsets");
-        const uint64_t b = off.at(0).get<uint64_t>(), en = off.at(1).get<uint64_t>();
-        if (off.size() != 2 || b > en || en > data_size)
-          throw CheckpointError(where + ": data offsets [" + std::to_string(b) + ", " + std::to_string(en) + ") outside the " +
-                                std::to_string(data_size) + " data bytes");
-        if (en - b != numel * st_dtype_size(t.dtype))
-          throw CheckpointError(where + ": " + std::to_string(en - b) + " bytes for a shape of " + std::to_string(numel) + " " +
-                                st_dtype_name(t.dtype) + " values");
-        t.data = base_ + data_start + b;
-        t.nbytes = en - b;
-        tensors_.push_back(std::move(t));
-      } catch (const json::exception& ex) {
-        throw CheckpointError(where + ": malformed entry (" + ex.what() + ")");
-      }
-    }
+    parse();
   } catch (...) {
     munmap(const_cast<uint8_t*>(base_), size_);
     throw;
   }
 }
 
-SafetensorsFile::~SafetensorsFile() { munmap(const_cast<uint8_t*>(base_), size_); }
+SafetensorsFile::SafetensorsFile(const uint8_t* data, size_t size, std::string label) : path_(std::move(label)), base_(data), size_(size) {
+  if (size_ < 8) throw CheckpointError(path_ + ": not a safetensors file (shorter than its 8-byte header length)");
+  parse();
+}
+
+void SafetensorsFile::parse() {
+  const std::string& path = path_;
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, base_, 8);
+  if (hlen > kMaxHeaderBytes || hlen > size_ - 8)
+    throw CheckpointError(path + ": header length " + std::to_string(hlen) + " runs past the file (" + std::to_string(size_) + " bytes)");
+  json h;
+  try {
+    h = json::parse(base_ + 8, base_ + 8 + hlen);
+  } catch (const json::exception& e) {
+    throw CheckpointError(path + ": the header is not valid JSON (" + e.what() + ")");
+  }
+  if (!h.is_object()) throw CheckpointError(path + ": the header is not a JSON object");
+  const uint64_t data_start = 8 + hlen, data_size = size_ - data_start;
+  for (const auto& [name, e] : h.items()) {
+    if (name == "__metadata__") continue;
+    const std::string where = path + ": tensor " + name.substr(0, 200);
+    try {
+      StTensor t;
+      t.name = name;
+      t.file = path;
+      t.dtype = dtype_from(e.at("dtype").get<std::string>(), where);
+      uint64_t numel = 1;
+      for (const auto& d : e.at("shape")) {
+        const int64_t v = d.get<int64_t>();
+        if (v < 0 || (v > 0 && numel > (uint64_t{1} << 48) / static_cast<uint64_t>(v))) throw CheckpointError(where + ": bad shape");
+        numel *= static_cast<uint64_t>(v);
+        t.shape.push_back(v);
+      }
+      if (t.shape.size() > 4) throw CheckpointError(where + ": more than 4 dimensions");
+      const auto off = e.at("data_offsets");
+      const uint64_t b = off.at(0).get<uint64_t>(), en = off.at(1).get<uint64_t>();
+      if (off.size() != 2 || b > en || en > data_size)
+        throw CheckpointError(where + ": data offsets [" + std::to_string(b) + ", " + std::to_string(en) + ") outside the " +
+                              std::to_string(data_size) + " data bytes");
+      if (en - b != numel * st_dtype_size(t.dtype))
+        throw CheckpointError(where + ": " + std::to_string(en - b) + " bytes for a shape of " + std::to_string(numel) + " " +
+                              st_dtype_name(t.dtype) + " values");
+      t.data = base_ + data_start + b;
+      t.nbytes = en - b;
+      tensors_.push_back(std::move(t));
+    } catch (const json::exception& ex) {
+      throw CheckpointError(where + ": malformed entry (" + ex.what() + ")");
+    }
+  }
+}
+
+SafetensorsFile::~SafetensorsFile() {
+  if (mapped_) munmap(const_cast<uint8_t*>(base_), size_);
+}
 
 Checkpoint::Checkpoint(const std::string& dir) {
   const fs::path d(dir), index = d / "model.safetensors.index.json", single = d / "model.safetensors";

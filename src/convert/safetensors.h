@@ -37,15 +37,20 @@ class SafetensorsFile {
  public:
   static constexpr uint64_t kMaxHeaderBytes = uint64_t{100} << 20;  // what the format itself allows
   explicit SafetensorsFile(const std::string& path);
+  // Parses bytes already in memory (tests, fuzzing); they must outlive the object.
+  SafetensorsFile(const uint8_t* data, size_t size, std::string label);
   ~SafetensorsFile();
   SafetensorsFile(const SafetensorsFile&) = delete;
   SafetensorsFile& operator=(const SafetensorsFile&) = delete;
   const std::vector<StTensor>& tensors() const { return tensors_; }
 
  private:
+  void parse();
+
   std::string path_;
   const uint8_t* base_ = nullptr;
   size_t size_ = 0;
+  bool mapped_ = false;
   std::vector<StTensor> tensors_;
 };
 

@@ -274,6 +274,22 @@ ChatRequest parse_chat_request(const json& body, const RequestLimits& lim) {
   if (r.prefix_completion) r.messages.erase(r.messages.size() - 1);
   if (r.messages.empty()) throw bad_request("'messages' needs a message before the assistant prefix", "messages", "invalid_value");
 
+  if (auto* k = field(body, "chat_template_kwargs")) {
+    // Extra template variables, as vLLM / SGLang / llama-server take them ({"thinking": true}). Bounded,
+    // named like template variables, and never the ones the server itself sets.
+    if (!k->is_object()) throw bad_request("'chat_template_kwargs' must be an object", "chat_template_kwargs", "invalid_type");
+    if (k->size() > 32) throw bad_request("'chat_template_kwargs' may hold at most 32 variables", "chat_template_kwargs", "invalid_value");
+    for (const auto& [name, value] : k->items()) {
+      bool ok = !name.empty() && name.size() <= 64 && !(name[0] >= '0' && name[0] <= '9');
+      for (char c : name) ok = ok && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_');
+      if (!ok) throw bad_request("'chat_template_kwargs' names must be identifiers ([A-Za-z_][A-Za-z0-9_]{0,63})", "chat_template_kwargs", "invalid_value");
+      if (name == "messages" || name == "tools" || name == "add_generation_prompt" || name == "bos_token" || name == "eos_token")
+        throw bad_request("'chat_template_kwargs' may not set '" + name + "'", "chat_template_kwargs", "invalid_value");
+    }
+    if (k->dump().size() > 16384) throw bad_request("'chat_template_kwargs' is larger than 16 KiB", "chat_template_kwargs", "invalid_value");
+    r.template_kwargs = *k;
+  }
+
   std::vector<std::string> names;
   if (auto* t = field(body, "tools")) {
     if (!t->is_array()) throw bad_request("'tools' must be an array", "tools", "invalid_type");

@@ -41,6 +41,7 @@ struct ChatRequest {
   json json_schema;                        // json_schema: the schema object (may be null)
   bool prefix_completion = false;          // last message is {role: assistant, prefix: true}
   std::string assistant_prefix;            // its content
+  json template_kwargs = json::object();   // chat_template_kwargs: extra template variables
 };
 
 struct CompletionRequest {

@@ -104,6 +104,14 @@ void detokenize(ServerContext& ctx, const HttpRequest& req, HttpResponse& res) {
   send_json(res, json{{"content", ctx.tok->decode(ids)}});
 }
 
+// The prompt a chat request would run, as llama-server's /apply-template returns it.
+void apply_template(ServerContext& ctx, const HttpRequest& req, HttpResponse& res) {
+  require_model(ctx);
+  const ChatRequest cr = parse_chat_request(parse_json_body(req), ctx.limits);
+  if (!ctx.tmpl) throw bad_request("the model has no chat template", "messages", "no_chat_template");
+  send_json(res, json{{"prompt", build_chat_prompt(ctx, cr).text}});
+}
+
 void page(HttpResponse& res) {
   res.set_header("Content-Security-Policy", "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'");
   res.set_header("X-Content-Type-Options", "nosniff");
@@ -191,6 +199,8 @@ std::vector<Route> api_routes(ServerContext& ctx) {
       [&ctx](const HttpRequest&, HttpResponse& res) { res.set_content(ctx.metrics.render(), "text/plain; version=0.0.4"); });
   add("POST", {"/tokenize", "/v1/tokenize"}, [&ctx](const HttpRequest& req, HttpResponse& res) { tokenize(ctx, req, res); });
   add("POST", {"/detokenize", "/v1/detokenize"}, [&ctx](const HttpRequest& req, HttpResponse& res) { detokenize(ctx, req, res); });
+  add("POST", {"/apply-template", "/v1/apply-template"},
+      [&ctx](const HttpRequest& req, HttpResponse& res) { apply_template(ctx, req, res); });
   add("GET", {"/", "/index.html"}, [](const HttpRequest&, HttpResponse& res) { page(res); });
   return r;
 }

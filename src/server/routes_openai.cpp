@@ -421,9 +421,16 @@ ChatPrompt build_chat_prompt(const ServerContext& ctx, const ChatRequest& r) {
     else
       msgs.insert(msgs.begin(), json{{"role", "system"}, {"content", extra}});
   }
+  // Thinking for templates with the switch: the request's chat_template_kwargs, else DeepSeek's model
+  // names (deepseek-reasoner thinks, deepseek-chat does not), else the server's --reasoning.
+  json kwargs = r.template_kwargs;
+  if (ctx.prompt->thinking_switch() && !kwargs.contains("thinking")) {
+    if (r.model == "deepseek-reasoner" || (r.model != "deepseek-chat" && ctx.opt.reasoning == "on")) kwargs["thinking"] = true;
+    else if (r.model == "deepseek-chat" || ctx.opt.reasoning == "off") kwargs["thinking"] = false;
+  }
   ChatPrompt p;
   try {
-    p.text = ctx.prompt->render(msgs, tools_on && ctx.prompt->renders_tools() ? r.tools : json(), true);
+    p.text = ctx.prompt->render(msgs, tools_on && ctx.prompt->renders_tools() ? r.tools : json(), true, kwargs);
   } catch (const std::exception& e) {
     throw bad_request(std::string("the chat template cannot render these messages: ") + e.what(), "messages", "template_error");
   }

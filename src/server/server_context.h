@@ -36,6 +36,7 @@ struct ServerOptions {
   int step_tokens = 512;            // tokens per forward pass
   std::string alias;                // model id reported (default: file name)
   std::string chat_template_file;   // overrides the GGUF's template
+  std::string reasoning = "auto";   // on | off | auto: `thinking` for templates with the switch, unless a request says
   std::string cache_type = "f16";
   bool quiet = false;
 };
