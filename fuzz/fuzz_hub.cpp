@@ -38,7 +38,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   } catch (const qs::hub::DownloadError&) {
   }
   if (const auto ref = qs::hub::parse_model_ref(s)) {
-    if (ref->repo.find('/') == std::string::npos || ref->repo.find("..") != std::string::npos) __builtin_trap();
+    // owner/name, each a single safe path component (it names cache folders).
+    const size_t slash = ref->repo.find('/');
+    if (slash == std::string::npos || !qs::hub::safe_repo_path(ref->repo) || ref->repo.find('/', slash + 1) != std::string::npos)
+      __builtin_trap();
     (void)ref->str();
   }
   (void)qs::hub::tag_matches(s, tag);

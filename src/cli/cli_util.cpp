@@ -10,6 +10,10 @@
 #include "hub/model_ref.h"
 #include "hub/pull.h"
 #include "kernels/thread_pool.h"
+#include "util/progress.h"
+
+#include <chrono>
+#include <memory>
 
 #include <unistd.h>
 
@@ -40,6 +44,27 @@ GgmlType parse_cache_type(const std::string& s) { return kv_cache_type_from_name
 
 CLI::Option* add_model_option(CLI::App* cmd, std::string& path, const std::string& help) {
   return cmd->add_option("model,-m,--model", path, help + ", or a pulled model: owner/repo[:TAG]")->required();
+}
+
+LoadOptions load_options_with_progress() {
+  struct State {
+    std::chrono::steady_clock::time_point t0 = std::chrono::steady_clock::now();
+    std::unique_ptr<Progress> bar;
+    size_t shown = 0;
+  };
+  auto st = std::make_shared<State>();
+  LoadOptions o;
+  o.on_progress = [st](size_t done, size_t total) {
+    if (!st->bar) {
+      if (std::chrono::steady_clock::now() - st->t0 < std::chrono::seconds(1)) return;
+      st->bar = std::make_unique<Progress>("load", total, done, isatty(STDERR_FILENO));
+    } else {
+      st->bar->add(done - st->shown);
+    }
+    st->shown = done;
+    if (done >= total) st->bar->finish();
+  };
+  return o;
 }
 
 namespace {

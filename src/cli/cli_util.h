@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "model/model.h"
 #include "tensor/ggml_type.h"
 
 namespace qs::cli {
@@ -19,6 +20,10 @@ CLI::Option* add_model_option(CLI::App* cmd, std::string& path,
 // Throws std::runtime_error saying how to get the model otherwise.
 enum class ModelFetch { CacheOnly, PullIfMissing };
 std::string resolve_model_arg(const std::string& arg, ModelFetch fetch = ModelFetch::CacheOnly, bool offline = false);
+
+// Load options whose progress callback shows a bar on stderr ("load") once loading has taken a second
+// (mapping is instant; rearranging hundreds of GB of weights is not).
+LoadOptions load_options_with_progress();
 
 // "0,5,9" or "0 5 9" -> ids; throws std::invalid_argument naming the bad item.
 std::vector<int32_t> parse_token_list(const std::string& s);

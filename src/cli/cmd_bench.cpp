@@ -103,7 +103,7 @@ void run_bench(const BenchArgs& a) {
   apply_threads(a.threads);
   if (a.n_prompt < 0 || a.n_gen < 0 || a.depth < 0 || a.reps < 1)
     throw std::invalid_argument("-p, -n, -d must be >= 0 and -r >= 1");
-  auto m = Model::load(resolve_model_arg(a.model));
+  auto m = Model::load(resolve_model_arg(a.model), load_options_with_progress());
   m->set_cache_type(parse_cache_type(a.cache_type));
   std::mt19937 rng(1234);
   const int threads = global_pool().size();

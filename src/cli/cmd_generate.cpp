@@ -31,7 +31,7 @@ void run_generate(GenerateArgs a) {
   apply_threads(a.threads);
   if (a.tokens.empty() == a.prompt.empty()) throw std::invalid_argument("give exactly one of --tokens or -p/--prompt");
   if (a.n_predict < 0) throw std::invalid_argument("-n must be >= 0");
-  auto m = Model::load(resolve_model_arg(a.model));
+  auto m = Model::load(resolve_model_arg(a.model), load_options_with_progress());
   m->set_cache_type(parse_cache_type(a.cache_type));
   std::optional<Tokenizer> tok;
   if (m->file().find("tokenizer.ggml.tokens")) tok = Tokenizer::from_gguf(m->file());

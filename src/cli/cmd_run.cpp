@@ -182,7 +182,7 @@ void run_chat(RunArgs a) {
   if (a.ctx < 8) throw std::invalid_argument("--ctx-size must be at least 8");
 
   a.model = resolve_model_arg(a.model, ModelFetch::PullIfMissing, a.offline);
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, load_options_with_progress());
   model->set_cache_type(parse_cache_type(a.cache_type));
   if (!model->file().find("tokenizer.ggml.tokens")) throw std::runtime_error(a.model + " carries no tokenizer");
   const Tokenizer tok = Tokenizer::from_gguf(model->file());

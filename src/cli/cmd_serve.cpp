@@ -78,6 +78,7 @@ std::vector<std::string> read_keys(const std::string& path) {
 void run_serve(ServeArgs& a) {
   apply_threads(a.o.threads);
   server::ServerOptions o = a.o;
+  if (!o.quiet) o.on_load_progress = load_options_with_progress().on_progress;
   o.cache_mib = a.cache_mib;
   if (!a.api_key.empty()) {
     // An empty key in the list ("--api-key ," or QIUSUO_API_KEY=,) would otherwise turn authentication

@@ -113,6 +113,7 @@ void SafetensorsFile::parse() {
       t.dtype = dtype_from(e.at("dtype").get<std::string>(), where);
       uint64_t numel = 1;
       for (const auto& d : e.at("shape")) {
+        if (!d.is_number_integer()) throw CheckpointError(where + ": bad shape");  // a float would not convert
         const int64_t v = d.get<int64_t>();
         if (v < 0 || (v > 0 && numel > (uint64_t{1} << 48) / static_cast<uint64_t>(v))) throw CheckpointError(where + ": bad shape");
         numel *= static_cast<uint64_t>(v);
@@ -120,8 +121,10 @@ void SafetensorsFile::parse() {
       }
       if (t.shape.size() > 4) throw CheckpointError(where + ": more than 4 dimensions");
       const auto off = e.at("data_offsets");
-      const uint64_t b = off.at(0).get<uint64_t>(), en = off.at(1).get<uint64_t>();
-      if (off.size() != 2 || b > en || en > data_size)
+      if (!off.is_array() || off.size() != 2 || !off[0].is_number_unsigned() || !off[1].is_number_unsigned())
+        throw CheckpointError(where + ": data_offsets must be two non-negative integers");
+      const uint64_t b = off[0].get<uint64_t>(), en = off[1].get<uint64_t>();
+      if (b > en || en > data_size)
         throw CheckpointError(where + ": data offsets [" + std::to_string(b) + ", " + std::to_string(en) + ") outside the " +
                               std::to_string(data_size) + " data bytes");
       if (en - b != numel * st_dtype_size(t.dtype))

@@ -64,6 +64,12 @@ std::string next_link(const std::string& link) {
   return "";
 }
 
+// A file size from a listing: a non-negative integer (a float or a negative number would not convert).
+uint64_t size_of(const json& v) {
+  if (!v.is_number_unsigned()) throw DownloadError("the hub's file listing has a size that is not a non-negative integer");
+  return v.get<uint64_t>();
+}
+
 void check_file(const RemoteFile& f) {
   if (!safe_repo_path(f.path)) throw DownloadError("the hub listed an unsafe file path: " + f.path.substr(0, 200));
 }
@@ -124,10 +130,10 @@ std::vector<RemoteFile> parse_hf_tree(const std::string& body) {
       if (!e.is_object() || e.value("type", "") != "file") continue;
       RemoteFile f;
       f.path = e.at("path").get<std::string>();
-      f.size = e.at("size").get<uint64_t>();
+      f.size = size_of(e.at("size"));
       if (e.contains("lfs") && e["lfs"].is_object()) {
         f.sha256 = e["lfs"].value("oid", "");
-        if (e["lfs"].contains("size")) f.size = e["lfs"].at("size").get<uint64_t>();
+        if (e["lfs"].contains("size")) f.size = size_of(e["lfs"].at("size"));
       }
       check_file(f);
       out.push_back(f);
@@ -142,11 +148,11 @@ std::vector<RemoteFile> parse_modelscope_files(const std::string& body) {
   std::vector<RemoteFile> out;
   try {
     const json j = json::parse(body);
-    if (j.contains("Code") && j["Code"].is_number() && j["Code"].get<long>() != 200)
+    if (j.contains("Code") && !(j["Code"].is_number_unsigned() && j["Code"].get<uint64_t>() == 200))
       throw DownloadError("ModelScope: " + j.value("Message", std::string("error ") + j["Code"].dump()));
     for (const auto& e : j.at("Data").at("Files")) {
       if (e.value("Type", "") != "blob") continue;
-      RemoteFile f{e.at("Path").get<std::string>(), e.at("Size").get<uint64_t>(), e.value("Sha256", "")};
+      RemoteFile f{e.at("Path").get<std::string>(), size_of(e.at("Size")), e.value("Sha256", "")};
       check_file(f);
       out.push_back(f);
     }

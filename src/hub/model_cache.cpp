@@ -103,7 +103,10 @@ std::optional<Manifest> read_manifest(const std::string& dir) {
     m.repo = j.at("repo").get<std::string>();
     m.revision = j.at("revision").get<std::string>();
     m.default_tag = j.value("default_tag", "");
-    for (const auto& f : j.at("files")) m.files.push_back({f.at("path"), f.at("size"), f.value("sha256", "")});
+    for (const auto& f : j.at("files")) {
+      if (!f.at("size").is_number_unsigned()) return std::nullopt;
+      m.files.push_back({f.at("path"), f.at("size"), f.value("sha256", "")});
+    }
     for (const auto& [tag, files] : j.at("tags").items()) m.tags[tag] = files.get<std::vector<std::string>>();
     return m;
   } catch (const json::exception&) {

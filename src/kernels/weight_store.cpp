@@ -52,7 +52,7 @@ void WeightStore::add(MatView* m, WeightUse use) {
   if (s != Storage::File) entries_.push_back({m, s});
 }
 
-bool WeightStore::commit(size_t max_bytes) {
+bool WeightStore::commit(size_t max_bytes, const std::function<void(size_t done, size_t total)>& on_progress) {
   // One copy per distinct tensor, each cache-line aligned (the grouped kernels' 64-byte loads stay whole).
   std::map<const uint8_t*, size_t> offset;
   size_t total = 0;
@@ -69,6 +69,7 @@ bool WeightStore::commit(size_t max_bytes) {
   base_ = static_cast<uint8_t*>(p);
   bytes_ = total;
   std::map<const uint8_t*, MatView> done;
+  size_t copied = 0;
   for (const Entry& e : entries_) {
     MatView& m = *e.view;
     auto it = done.find(m.data);
@@ -82,6 +83,8 @@ bool WeightStore::commit(size_t max_bytes) {
       }
       if (e.storage != Storage::WidenedF16) drop_file_pages(m);
       it = done.emplace(m.data, stored).first;
+      copied += stored_size(m, e.storage);
+      if (on_progress) on_progress(copied, total);
     }
     // Rows and columns stay the view's own (two views may share one stored tensor).
     m.data = it->second.data;
@@ -89,6 +92,7 @@ bool WeightStore::commit(size_t max_bytes) {
     m.type = it->second.type;
     m.row_stride = it->second.row_stride;
   }
+  if (on_progress) on_progress(total, total);  // the alignment padding, so the last report is complete
   return true;
 }
 

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "kernels/plan.h"
@@ -22,7 +23,7 @@ class WeightStore {
   void add(MatView* m, WeightUse use);
   // Sizes, maps and fills the store. Returns false and leaves every view as it was when the store
   // would exceed max_bytes or the mapping fails (the file layout still works, only slower).
-  bool commit(size_t max_bytes);
+  bool commit(size_t max_bytes, const std::function<void(size_t done, size_t total)>& on_progress = {});
   size_t bytes() const { return bytes_; }
 
  private:

@@ -36,7 +36,7 @@ void Model::repack_weights(const LoadOptions& opt) {
   }
   if (!weights_.output_tied) store->add(&weights_.output, WeightUse::Product);
   const size_t limit = opt.repack == LoadOptions::Repack::Auto ? meminfo_bytes("MemAvailable:") / 2 : SIZE_MAX;
-  if (store->commit(limit)) store_ = std::move(store);
+  if (store->commit(limit, opt.on_progress)) store_ = std::move(store);
 }
 
 std::unique_ptr<Model> Model::from_file(std::unique_ptr<GgufFile> f, const LoadOptions& opt) {

@@ -1,6 +1,7 @@
 // A loaded model: the mapped GGUF, its config and bound weights, and the forward pass.
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,8 @@ struct LoadOptions {
   enum class Repack { Auto, On, Off } repack = Repack::Auto;
   // Refuse (ResourceError) when the weights alone exceed the machine's memory limit.
   bool check_memory = true;
+  // Called as the weights are rearranged (bytes done, bytes in all): for a progress bar.
+  std::function<void(size_t done, size_t total)> on_progress;
 };
 
 class Model {

@@ -86,6 +86,10 @@ void attach_model(ServerContext& ctx, std::unique_ptr<Model> model) {
   ctx.sched = std::make_unique<Scheduler>(*ctx.model, *ctx.tok, so, ctx.metrics);
 }
 
-void load_model_into(ServerContext& ctx) { attach_model(ctx, Model::load(ctx.opt.model_path)); }
+void load_model_into(ServerContext& ctx) {
+  LoadOptions lo;
+  lo.on_progress = ctx.opt.on_load_progress;
+  attach_model(ctx, Model::load(ctx.opt.model_path, lo));
+}
 
 }  // namespace qs::server

@@ -3,6 +3,7 @@
 #pragma once
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -36,7 +37,8 @@ struct ServerOptions {
   int step_tokens = 512;            // tokens per forward pass
   std::string alias;                // model id reported (default: file name)
   std::string chat_template_file;   // overrides the GGUF's template
-  std::string reasoning = "auto";   // on | off | auto: `thinking` for templates with the switch, unless a request says
+  std::string reasoning = "auto";
+  std::function<void(size_t done, size_t total)> on_load_progress;  // while the weights are rearranged   // on | off | auto: `thinking` for templates with the switch, unless a request says
   std::string cache_type = "f16";
   bool quiet = false;
 };
