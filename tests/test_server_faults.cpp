@@ -661,7 +661,10 @@ TEST(ServerFaultOverload, TenfoldBurstGets200sOrFast429s) {
   EXPECT_EQ(other, 0) << "every request must get a 200 or a 429";
   EXPECT_GE(t200.size(), static_cast<size_t>(o.parallel + o.max_queue));
   ASSERT_FALSE(t429.empty());
-  EXPECT_LT(*std::max_element(t429.begin(), t429.end()), 0.5) << "a 429 must come at once";
+  // At once: 0.5 s in a normal build. ThreadSanitizer slows every thread ~10x and the generating slots
+  // share two cores with the admission path (0.50 s was measured there once), so it gets 2 s — still a
+  // small fraction of the seconds each 200 takes.
+  EXPECT_LT(*std::max_element(t429.begin(), t429.end()), QS_FAULTS_TSAN ? 2.0 : 0.5) << "a 429 must come at once";
   EXPECT_EQ(metric0(port, "qiusuo_requests_rejected_total{reason=\"queue_full\"}"), static_cast<double>(t429.size()));
   EXPECT_TRUE(scheduler_idle(port));
   EXPECT_TRUE(connections_settle(port));

@@ -91,7 +91,8 @@ QuantizeResult quantize_model(const QuantizeOptions& o) {
   for (const auto& spec : o.tensor_types) recipe.add_override(spec);
   auto in = GgufFile::open(o.input);
   const std::string arch = in->get_string("general.architecture").value_or("");
-  const int n_layer = static_cast<int>(in->get_uint(arch + ".block_count").value_or(0) - in->get_uint(arch + ".nextn_predict_layers").value_or(0));
+  const uint64_t blocks = in->get_uint(arch + ".block_count").value_or(0), nextn = in->get_uint(arch + ".nextn_predict_layers").value_or(0);
+  const int n_layer = static_cast<int>(std::min<uint64_t>(blocks - std::min(blocks, nextn), 1 << 20));
 
   QuantizeResult res;
   std::vector<Planned> plan;

@@ -101,14 +101,19 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
       start_over();
     }
     const uint64_t before = have;
-    bool overflow = false;
+    bool overflow = false, wrong_range = false;
     std::string problem;
     try {
       HttpReply r = http.stream(
           job.url, have,
           [&](long, uint64_t offset) {
-            if (offset != have) start_over();  // the server ignored the range
-            return true;
+            if (offset == have) return true;
+            if (offset == 0) {  // the server ignored the range: the whole file comes again
+              start_over();
+              return true;
+            }
+            wrong_range = true;  // another range than asked for: not ours to splice in
+            return false;
           },
           [&](const char* data, size_t n) {
             if (have + n > job.size) {
@@ -126,7 +131,9 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
       if (overflow) throw DownloadError(job.label + ": the server sent more than the " + std::to_string(job.size) + " bytes listed");
       if (r.status == 401 || r.status == 403) throw DownloadError(auth_hint(r.status, job.label));
       if (r.status == 404 || r.status == 410) throw DownloadError(job.label + ": not found on the hub (" + std::to_string(r.status) + ")");
-      if (r.status == 416) {  // a range past the end: what is on disk is not a prefix of this file
+      if (wrong_range) {
+        problem = "the server answered another byte range than asked for";
+      } else if (r.status == 416) {  // a range past the end: what is on disk is not a prefix of this file
         start_over();
         problem = "range not satisfiable; starting over";
       } else if (r.status == 429 || r.status >= 500) {
