@@ -283,6 +283,10 @@ class ConvertFixture : public ::testing::Test {
     return qs::test::read_f32_file(out);
   }
 
+  void check_f32();
+  void check_q8();
+  void check_metadata();
+
   static inline fs::path dir_;
   static inline bool ready_ = false;
 };
@@ -303,7 +307,24 @@ TEST(Fp8E4M3, DecodesEveryCodeAsTheFormatDefinesIt) {
   EXPECT_EQ(qs::fp8_e4m3_to_float(0xb8), -1.0f);
 }
 
-TEST_F(ConvertFixture, F32ConversionGivesTheLogitsOfTheDequantizedWeights) {
+// One test, three checks: building the checkpoint and its reference costs more than the checks (a 129k
+// vocabulary), and ctest runs every test in a process of its own.
+TEST_F(ConvertFixture, Fp8CheckpointBecomesTheDequantizedModelWithItsTokenizerTemplateAndMtpLayer) {
+  {
+    SCOPED_TRACE("F32: the logits of the dequantized weights");
+    check_f32();
+  }
+  {
+    SCOPED_TRACE("Q8_0: within quantization tolerance");
+    check_q8();
+  }
+  {
+    SCOPED_TRACE("metadata, tokenizer, template, MTP layer");
+    check_metadata();
+  }
+}
+
+void ConvertFixture::check_f32() {
   const std::string out = (dir_ / "f32.gguf").string();
   const auto r = run_shell(cli() + " convert " + (dir_ / "ckpt").string() + " --type f32 -o " + out + " 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -314,7 +335,7 @@ TEST_F(ConvertFixture, F32ConversionGivesTheLogitsOfTheDequantizedWeights) {
   EXPECT_LT(qs::test::max_abs_diff(want.data(), got.data(), want.size()), 2e-3);
 }
 
-TEST_F(ConvertFixture, Q8ConversionStaysWithinQuantizationTolerance) {
+void ConvertFixture::check_q8() {
   const std::string out = (dir_ / "q8.gguf").string();
   const auto r = run_shell(cli() + " convert " + (dir_ / "ckpt").string() + " --type q8_0 -o " + out + " 2>&1");
   ASSERT_EQ(r.status, 0) << r.out;
@@ -334,7 +355,7 @@ TEST_F(ConvertFixture, Q8ConversionStaysWithinQuantizationTolerance) {
   EXPECT_LT(sorted[n_pos - 1], 1.5) << "worst position";
 }
 
-TEST_F(ConvertFixture, MetadataTokenizerTemplateAndMtpLayerAreCarriedOver) {
+void ConvertFixture::check_metadata() {
   const std::string out = (dir_ / "meta.gguf").string();
   ASSERT_EQ(run_shell(cli() + " convert " + (dir_ / "ckpt").string() + " --type bf16 -o " + out + " >/dev/null 2>&1").status, 0);
   auto f = qs::GgufFile::open(out);
