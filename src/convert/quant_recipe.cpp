@@ -4,16 +4,11 @@
 #include <stdexcept>
 
 #include "tensor/quants.h"
+#include "util/ascii.h"
 
 namespace qs {
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
 
 constexpr GgmlType kPlain[] = {GgmlType::F32,  GgmlType::F16,  GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q6_K,
                                GgmlType::Q5_K, GgmlType::Q4_K, GgmlType::Q3_K, GgmlType::Q2_K, GgmlType::Q5_0,
@@ -44,7 +39,7 @@ const char* QuantRecipe::names() {
   return "q4_k_m, q5_k_m, q3_k_m, q4_k_s, q5_k_s, q3_k_s, q8_0, q6_k, q5_k, q4_k, q3_k, q2_k, q5_0, q5_1, q4_0, q4_1, bf16, f16, f32";
 }
 
-QuantRecipe::QuantRecipe(const std::string& name) : name_(lower(name)) {
+QuantRecipe::QuantRecipe(const std::string& name) : name_(ascii_lower(name)) {
   const size_t n = name_.size();
   if (n > 4 && name_[n - 2] == '_' && (name_[n - 1] == 'm' || name_[n - 1] == 's') && name_[n - 3] == 'k') {
     base_ = plain_type(name_.substr(0, n - 2));

@@ -31,13 +31,6 @@ std::string sha_from_etag(std::string e) {
 
 void sleep_s(double s) { std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<long>(s * 1000))); }
 
-// The wait a 429/503 asks for (seconds form only), else -1.
-double retry_after(const HttpReply& r) {
-  const std::string v = r.header("retry-after");
-  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6) return -1;
-  return std::stod(v);
-}
-
 }  // namespace
 
 std::string auth_hint(long status, const std::string& what) {
@@ -102,6 +95,7 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
     }
     const uint64_t before = have;
     bool overflow = false, wrong_range = false;
+    std::string write_error;  // a disk error is not a dropped connection: no retry
     std::string problem;
     try {
       HttpReply r = http.stream(
@@ -120,7 +114,10 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
               overflow = true;
               return false;
             }
-            if (std::fwrite(data, 1, n, f) != n) return false;
+            if (std::fwrite(data, 1, n, f) != n) {
+              write_error = std::strerror(errno);
+              return false;
+            }
             hash.update(data, n);
             have += n;
             progress.add(n);
@@ -128,6 +125,7 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
           },
           policy.request);
       if (expected.empty()) expected = sha_from_etag(r.header("x-linked-etag"));
+      if (!write_error.empty()) throw DownloadError("cannot write " + part + ": " + write_error);
       if (overflow) throw DownloadError(job.label + ": the server sent more than the " + std::to_string(job.size) + " bytes listed");
       if (r.status == 401 || r.status == 403) throw DownloadError(auth_hint(r.status, job.label));
       if (r.status == 404 || r.status == 410) throw DownloadError(job.label + ": not found on the hub (" + std::to_string(r.status) + ")");
@@ -138,7 +136,7 @@ std::string download_file(HttpClient& http, const DownloadJob& job, const Downlo
         problem = "range not satisfiable; starting over";
       } else if (r.status == 429 || r.status >= 500) {
         problem = "the hub answered " + std::to_string(r.status);
-        const double wait = retry_after(r);
+        const double wait = r.retry_after_seconds();
         if (wait >= 0) backoff = std::min(std::max(wait, 0.0), policy.max_backoff_s);
       } else if (r.status != 200 && r.status != 206) {
         throw DownloadError(job.label + ": the hub answered " + std::to_string(r.status));

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 
+#include "util/ascii.h"
 #include "util/version.h"
 
 namespace qs::hub {
@@ -14,18 +15,6 @@ namespace {
 void global_init() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
 }
 
 // What a transfer's callbacks share.
@@ -49,7 +38,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
   if (line.rfind("HTTP/", 0) == 0) {
     t->reply.headers.clear();  // a new response (after a redirect or a 100)
   } else if (const size_t colon = line.find(':'); colon != std::string::npos) {
-    t->reply.headers[lower(trim(line.substr(0, colon)))] = trim(line.substr(colon + 1));
+    t->reply.headers[ascii_lower(trim_space(line.substr(0, colon)))] = trim_space(line.substr(colon + 1));
   }
   return size * n;
 }
@@ -95,8 +84,14 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 }  // namespace
 
 std::string HttpReply::header(const std::string& name) const {
-  const auto it = headers.find(lower(name));
+  const auto it = headers.find(ascii_lower(name));
   return it == headers.end() ? "" : it->second;
+}
+
+double HttpReply::retry_after_seconds() const {
+  const std::string v = header("retry-after");
+  if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos || v.size() > 6) return -1;
+  return std::stod(v);
 }
 
 struct HttpClient::Impl {

@@ -21,6 +21,8 @@ struct HttpReply {
   std::map<std::string, std::string> headers;  // of the final response, names lower-case
   std::string body;                            // get(): the body; stream(): an error reply's body only
   std::string header(const std::string& name) const;
+  // The wait a 429/503 asks for in Retry-After (the seconds form only), else -1.
+  double retry_after_seconds() const;
 };
 
 struct RequestOptions {

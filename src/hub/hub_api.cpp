@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hub/model_cache.h"
+#include "util/ascii.h"
 
 namespace qs::hub {
 
@@ -14,29 +15,18 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
-
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
-}
-
 std::string first_line_of(const std::string& path) {
   std::ifstream in(path);
   std::string line;
   if (in) std::getline(in, line);
-  return trim(line);
+  return trim_space(line);
 }
 
 std::string hf_token() {
-  if (const std::string t = trim(env("HF_TOKEN")); !t.empty()) return t;
-  if (const std::string p = env("HF_TOKEN_PATH"); !p.empty()) return first_line_of(p);
-  if (const std::string h = env("HF_HOME"); !h.empty()) return first_line_of(h + "/token");
-  if (const std::string h = env("HOME"); !h.empty()) return first_line_of(h + "/.cache/huggingface/token");
+  if (const std::string t = trim_space(env_or_empty("HF_TOKEN")); !t.empty()) return t;
+  if (const std::string p = env_or_empty("HF_TOKEN_PATH"); !p.empty()) return first_line_of(p);
+  if (const std::string h = env_or_empty("HF_HOME"); !h.empty()) return first_line_of(h + "/token");
+  if (const std::string h = env_or_empty("HOME"); !h.empty()) return first_line_of(h + "/.cache/huggingface/token");
   return "";
 }
 
@@ -92,8 +82,7 @@ HttpReply get_listing(HttpClient& http, const std::string& url, const ModelRef& 
                             (ep.source == HubSource::HuggingFace ? " (a private one needs HF_TOKEN)" : ""));
       if (r.status != 429 && r.status < 500) throw DownloadError(url + ": the hub answered " + std::to_string(r.status));
       problem = "the hub answered " + std::to_string(r.status);
-      if (const std::string ra = r.header("retry-after"); !ra.empty() && ra.find_first_not_of("0123456789") == std::string::npos && ra.size() < 6)
-        backoff = std::min(std::stod(ra), policy.max_backoff_s);
+      if (const double wait = r.retry_after_seconds(); wait >= 0) backoff = std::min(wait, policy.max_backoff_s);
     } catch (const TransportError& e) {
       problem = e.what();
     }
@@ -110,10 +99,10 @@ HubEndpoint hub_endpoint(HubSource source) {
   ep.source = source;
   std::string token;
   if (source == HubSource::ModelScope) {
-    ep.base = env("MODELSCOPE_ENDPOINT").empty() ? "https://www.modelscope.cn" : env("MODELSCOPE_ENDPOINT");
-    token = trim(env("MODELSCOPE_API_TOKEN"));
+    ep.base = env_or_empty("MODELSCOPE_ENDPOINT").empty() ? "https://www.modelscope.cn" : env_or_empty("MODELSCOPE_ENDPOINT");
+    token = trim_space(env_or_empty("MODELSCOPE_API_TOKEN"));
   } else {
-    ep.base = env("HF_ENDPOINT").empty() ? "https://huggingface.co" : env("HF_ENDPOINT");
+    ep.base = env_or_empty("HF_ENDPOINT").empty() ? "https://huggingface.co" : env_or_empty("HF_ENDPOINT");
     token = hf_token();
   }
   while (!ep.base.empty() && ep.base.back() == '/') ep.base.pop_back();

@@ -9,23 +9,14 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include "util/ascii.h"
+
 namespace qs::hub {
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-std::string env(const char* name) {
-  const char* v = std::getenv(name);
-  return v ? v : "";
-}
 
 // A revision as one folder name ("refs/pr/1" -> "refs%2Fpr%2F1").
 std::string revision_folder(const std::string& rev) {
@@ -66,9 +57,9 @@ bool complete(const std::string& dir, const Manifest& m, const std::vector<std::
 }  // namespace
 
 std::string models_root() {
-  if (const std::string v = env("QIUSUO_MODELS"); !v.empty()) return v;
-  if (const std::string v = env("XDG_CACHE_HOME"); !v.empty()) return v + "/qiusuo/models";
-  if (const std::string v = env("HOME"); !v.empty()) return v + "/.cache/qiusuo/models";
+  if (const std::string v = env_or_empty("QIUSUO_MODELS"); !v.empty()) return v;
+  if (const std::string v = env_or_empty("XDG_CACHE_HOME"); !v.empty()) return v + "/qiusuo/models";
+  if (const std::string v = env_or_empty("HOME"); !v.empty()) return v + "/.cache/qiusuo/models";
   throw std::runtime_error("no model cache folder: set QIUSUO_MODELS (or HOME)");
 }
 
@@ -130,9 +121,9 @@ void write_manifest(const std::string& dir, const Manifest& m) {
 }
 
 std::vector<std::string> tag_files(const Manifest& m, const std::string& tag) {
-  const std::string want = lower(tag.empty() ? m.default_tag : tag);
+  const std::string want = ascii_lower(tag.empty() ? m.default_tag : tag);
   for (const auto& [t, files] : m.tags)
-    if (lower(t) == want) return files;
+    if (ascii_lower(t) == want) return files;
   return {};
 }
 

@@ -5,32 +5,21 @@
 #include <stdexcept>
 
 #include "gguf/gguf_file.h"
+#include "util/ascii.h"
 
 namespace qs::hub {
 
 namespace {
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
-std::string upper(std::string s) {
-  for (char& c : s)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return s;
-}
-
 bool delimiter(char c) { return c == '-' || c == '_' || c == '.' || c == '/'; }
 
 bool ends_with_ci(const std::string& s, const std::string& e) {
-  return s.size() >= e.size() && lower(s.substr(s.size() - e.size())) == e;
+  return s.size() >= e.size() && ascii_lower(s.substr(s.size() - e.size())) == e;
 }
 
 // A quant label as converters name files: Q4_K_M, IQ1_S, TQ1_0, Q8_0, F16, BF16, F32, MXFP4(_MOE).
 bool quant_label(const std::string& token) {
-  const std::string t = upper(token);
+  const std::string t = ascii_upper(token);
   if (t == "F16" || t == "BF16" || t == "F32" || t == "MXFP4" || t == "MXFP4_MOE") return true;
   size_t i = 0;
   if (i < t.size() && (t[i] == 'I' || t[i] == 'T')) ++i;
@@ -60,8 +49,8 @@ std::string label_of(const std::string& key) {
   tokens.push_back(cur);
   for (size_t i = tokens.size(); i-- > 0;) {
     if (!quant_label(tokens[i])) continue;
-    if (i > 0 && upper(tokens[i - 1]) == "UD") return "UD-" + upper(tokens[i]);
-    return upper(tokens[i]);
+    if (i > 0 && ascii_upper(tokens[i - 1]) == "UD") return "UD-" + ascii_upper(tokens[i]);
+    return ascii_upper(tokens[i]);
   }
   const size_t slash = key.rfind('/');
   return slash == std::string::npos ? key : key.substr(slash + 1);
@@ -77,7 +66,7 @@ std::string tag_list(const std::vector<RepoModel>& models) {
 
 bool tag_matches(const std::string& path, const std::string& tag) {
   if (tag.empty()) return false;
-  const std::string p = lower(path), t = lower(tag);
+  const std::string p = ascii_lower(path), t = ascii_lower(tag);
   for (size_t at = p.find(t); at != std::string::npos; at = p.find(t, at + 1)) {
     const bool left = at == 0 || delimiter(p[at - 1]);
     const size_t end = at + t.size();
@@ -96,7 +85,7 @@ std::vector<RepoModel> repo_models(const std::vector<std::string>& paths) {
   for (const auto& p : paths) {
     if (!ends_with_ci(p, ".gguf")) continue;
     const size_t slash = p.rfind('/');
-    if (lower(p.substr(slash == std::string::npos ? 0 : slash + 1)).rfind("mmproj", 0) == 0) continue;
+    if (ascii_lower(p.substr(slash == std::string::npos ? 0 : slash + 1)).rfind("mmproj", 0) == 0) continue;
     if (const auto shard = parse_shard_name(p); shard && shard->count > 0 && shard->index >= 1) {
       Set& s = sets[shard->prefix];
       s.count = std::max(s.count, shard->count);
@@ -133,7 +122,7 @@ RepoModel choose_model(const std::vector<std::string>& paths, const std::string&
     // A model whose label is the tag wins over ones that merely contain it (Q4_K names Q4_K, not Q4_K_M).
     std::vector<RepoModel> exact, contains;
     for (const auto& m : models) {
-      if (lower(m.tag) == lower(t)) exact.push_back(m);
+      if (ascii_lower(m.tag) == ascii_lower(t)) exact.push_back(m);
       else if (tag_matches(m.files[0], t)) contains.push_back(m);
     }
     return exact.empty() ? contains : exact;
