@@ -487,6 +487,9 @@ TEST(ConvertErrors, ShapesThatDisagreeWithConfigAndMissingScalesAreNamed) {
   const auto r = run_shell(cli() + " convert " + dir.string() + " -o " + (dir / "x.gguf").string() + " 2>&1");
   EXPECT_EQ(r.status, 1);
   EXPECT_NE(r.out.find("vocab_size"), std::string::npos) << r.out;
+  const auto bad_type = run_shell(cli() + " convert " + dir.string() + " --type q9_9 -o " + (dir / "x.gguf").string() + " 2>&1");
+  EXPECT_EQ(bad_type.status, 1);
+  EXPECT_NE(bad_type.out.find("unknown --type 'q9_9'"), std::string::npos) << bad_type.out;
   EXPECT_FALSE(fs::exists(dir / "x.gguf"));
   fs::remove_all(dir);
 }

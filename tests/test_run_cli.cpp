@@ -216,16 +216,21 @@ TEST_F(RunCli, BadArgumentsFail) {
 TEST_F(RunCli, ThinkingSwitchOfV31Templates) {
   REQUIRE_MODEL();
   const std::string v31 = test::fixtures_dir() + "/chat/deepseek-v3.1.jinja";
-  const Result r = run("run " + model_ + " --template " + v31 + " -n 4 --temp 0", "/show\nhello\n/set think\nhello\n/set nothink\nhi\n/bye\n");
+  const Result r = run("run " + model_ + " --template " + v31 + " -n 4 --temp 0",
+                       "/show\nhello\n/set think\nhello\n/set think maybe\n/set nothink\nhi\n/bye\n");
   ASSERT_EQ(r.status, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("thinking switch"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("Thinking on"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Cannot set 'think' to 'maybe'"), std::string::npos) << r.out;
   EXPECT_EQ(count(r.out, "Thinking...\n"), 1u) << "only the second question was asked to think: " << r.out;
   const Result on = run("run " + model_ + " --template " + v31 + " --reasoning on -n 4 --temp 0 hello");
   ASSERT_EQ(on.status, 0) << on.err;
   EXPECT_EQ(on.out.rfind("Thinking...\n", 0), 0u) << on.out;
   const Result off = run("run " + model_ + " --template " + v31 + " --reasoning off -n 4 --temp 0 hello");
   EXPECT_EQ(off.out.find("Thinking..."), std::string::npos) << off.out;
+  const Result bad = run("run " + model_ + " --reasoning sometimes hello");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_NE(bad.err.find("--reasoning"), std::string::npos) << bad.err;
 }
 
 }  // namespace
