@@ -1,5 +1,5 @@
 // Fuzzes the GGUF reader and, when the bytes parse, the model loader (config + weight binding), the
-// tokenizer and chat template the file carries, and one forward step on token 0 for small models. Expected failures are GgufError (and the std::exception
+// tokenizer and chat template the file carries, and a three-token forward step for small models. Expected failures are GgufError (and the std::exception
 // subclasses the loader documents); anything else escaping, a crash or a sanitizer report is a finding.
 #include <algorithm>
 #include <cstdint>
@@ -72,7 +72,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // Bound the work: only tiny models get a forward step.
   const auto& c = m->config();
   const int64_t width = std::max({c.n_embd, c.n_ff, c.n_ff_exp * std::max(c.n_expert_used + c.n_expert_shared, 1),
-                                  c.n_head * std::max(c.head_dim_k, c.head_dim_v), c.kv_lora_rank});
+                                  c.n_head * std::max(c.head_dim_k, c.head_dim_v), c.kv_lora_rank,
+                                  c.idx_n_head * c.idx_head_dim});
   if (int64_t{c.n_layer} * width > 4096 || int64_t{m->n_vocab()} * c.n_embd > (1 << 16) || c.n_layer > 8 ||
       c.n_expert > 64)
   {
@@ -81,8 +82,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   auto seq = m->new_sequence(16);
   std::vector<float> logits(static_cast<size_t>(m->n_vocab()));
-  const int32_t tok = 0;
-  m->forward(*seq, &tok, 1, logits.data(), false);
+  // Three tokens: enough for a sparse-attention model with a small top_k to select keys.
+  const int32_t toks[3] = {0, m->n_vocab() > 1 ? 1 : 0, 0};
+  m->forward(*seq, toks, 3, logits.data(), false);
   if (g_verbose) std::fprintf(stderr, "loaded (%s, %d layers); forward ok, logit[0] = %g\n", c.name.c_str(), c.n_layer, logits[0]);
   return 0;
 }

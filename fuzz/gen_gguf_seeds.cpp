@@ -1,6 +1,7 @@
 // Writes the tiny GGUF seeds in fuzz/corpus/gguf/ with the repo's own GgufWriter: a 1-layer llama
 // (F32, GQA, untied output), a 1-layer qwen2 with attention biases and a tied output, and a 2-layer
-// deepseek2 (MLA + one dense and one MoE layer with a shared expert). All dimensions are a few
+// deepseek2 (MLA + one dense and one MoE layer with a shared expert), and a 1-layer deepseek32 (MLA with
+// q-LoRA and the DSA indexer, top_k 1 so the fuzzer's three-token step attends sparsely). All dimensions are a few
 // elements, so each file is a few KB and the fuzzer can afford a forward step on every mutation.
 // Usage: gen_gguf_seeds OUTDIR   (file names have no .gguf suffix: the repo's .gitignore drops *.gguf)
 #include <cstdio>
@@ -128,5 +129,34 @@ int main(int argc, char** argv) {
          {"blk.1.ffn_down_exps.weight", {fe, d, E}},
          {"blk.1.ffn_gate_shexp.weight", {d, fe}}, {"blk.1.ffn_up_shexp.weight", {d, fe}},
          {"blk.1.ffn_down_shexp.weight", {fe, d}}});
+
+  // deepseek32: deepseek2's attention with q-LoRA (rank 4) and a 2-head × 4 indexer keeping 1 key.
+  const int64_t qr = 4, ih = 2, id = 4;
+  write(out + "/deepseek32-tiny",
+        {{"general.architecture", GgufValue::make_str("deepseek32")},
+         {"deepseek32.block_count", GgufValue::make_u32(1)},
+         {"deepseek32.embedding_length", GgufValue::make_u32(d)},
+         {"deepseek32.attention.head_count", GgufValue::make_u32(H)},
+         {"deepseek32.context_length", GgufValue::make_u32(64)},
+         {"deepseek32.feed_forward_length", GgufValue::make_u32(ff)},
+         {"deepseek32.attention.q_lora_rank", GgufValue::make_u32(qr)},
+         {"deepseek32.attention.kv_lora_rank", GgufValue::make_u32(dc)},
+         {"deepseek32.rope.dimension_count", GgufValue::make_u32(dr)},
+         {"deepseek32.attention.key_length", GgufValue::make_u32(dn + dr)},
+         {"deepseek32.attention.value_length", GgufValue::make_u32(dv)},
+         {"deepseek32.attention.indexer.head_count", GgufValue::make_u32(ih)},
+         {"deepseek32.attention.indexer.key_length", GgufValue::make_u32(id)},
+         {"deepseek32.attention.indexer.top_k", GgufValue::make_u32(1)},
+         {"deepseek32.attention.layer_norm_epsilon", GgufValue::make_f32(1e-6f)}},
+        {{"token_embd.weight", {d, V}}, {"output_norm.weight", {d}}, {"output.weight", {d, V}},
+         {"blk.0.attn_norm.weight", {d}}, {"blk.0.ffn_norm.weight", {d}},
+         {"blk.0.attn_q_a.weight", {d, qr}}, {"blk.0.attn_q_a_norm.weight", {qr}},
+         {"blk.0.attn_q_b.weight", {qr, H * (dn + dr)}}, {"blk.0.attn_kv_a_mqa.weight", {d, dc + dr}},
+         {"blk.0.attn_kv_a_norm.weight", {dc}}, {"blk.0.attn_kv_b.weight", {dc, H * (dn + dv)}},
+         {"blk.0.attn_output.weight", {H * dv, d}},
+         {"blk.0.indexer.attn_q_b.weight", {qr, ih * id}}, {"blk.0.indexer.attn_k.weight", {d, id}},
+         {"blk.0.indexer.k_norm.weight", {id}}, {"blk.0.indexer.k_norm.bias", {id}},
+         {"blk.0.indexer.proj.weight", {d, ih}},
+         {"blk.0.ffn_gate.weight", {d, ff}}, {"blk.0.ffn_up.weight", {d, ff}}, {"blk.0.ffn_down.weight", {ff, d}}});
   return 0;
 }

@@ -33,7 +33,7 @@ std::vector<float> prefill_chunks(Model& m, const std::vector<int32_t>& toks, co
 }
 
 TEST(Engine, ChunkedPrefillEqualsOneBatch) {
-  for (const char* file : {"ds3-small.f16.gguf", "ds2-small.f16.gguf", "tiny-qwen2.f32.gguf"}) {
+  for (const char* file : {"ds3-small.f16.gguf", "ds2-small.f16.gguf", "ds32-small.f16.gguf", "tiny-qwen2.f32.gguf"}) {
     const test::Golden g = test::load_golden(file);
     auto m = Model::load(test::model_path(file));
     const auto whole = prefill_chunks(*m, g.prompt, {48});
@@ -47,7 +47,7 @@ TEST(Engine, ChunkedPrefillEqualsOneBatch) {
 
 TEST(Engine, AbsorbedEqualsDecompressedAfterCachedPrefix) {
   const test::Golden g = test::load_golden("ds3-small-mla.f16.gguf");
-  for (const char* file : {"ds3-small.f16.gguf", "ds3-small-mla.f16.gguf"}) {
+  for (const char* file : {"ds3-small.f16.gguf", "ds3-small-mla.f16.gguf", "ds32-small.f16.gguf"}) {
     auto m = Model::load(test::model_path(file));
     m->set_mla_mode(MlaMode::Absorbed);
     const auto a = prefill_chunks(*m, g.prompt, {30, 18});
@@ -296,7 +296,7 @@ TEST(Engine, CacheTypesAgainstGolden) {
     GgmlType type;
     double tol;
   };
-  for (const char* file : {"ds3-small.f16.gguf", "tiny-qwen2.f32.gguf"}) {
+  for (const char* file : {"ds3-small.f16.gguf", "ds32-small.f16.gguf", "tiny-qwen2.f32.gguf"}) {
     const test::Golden g = test::load_golden(file);
     auto m = Model::load(test::model_path(file));
     for (const Case& c : {Case{GgmlType::F32, 1e-5}, Case{GgmlType::F16, 2e-3}, Case{GgmlType::BF16, 1e-2},
@@ -335,7 +335,7 @@ namespace {
 // Continuous batching: several sequences in one forward_batch (mixed prefill and decode) give the
 // logits each sequence gets alone.
 TEST(Engine, BatchedSequencesEqualSeparateRuns) {
-  for (const char* file : {"ds3-small.f16.gguf", "tiny-llama.f32.gguf"}) {
+  for (const char* file : {"ds3-small.f16.gguf", "ds32-small.f16.gguf", "tiny-llama.f32.gguf"}) {
     const test::Golden g = test::load_golden(file);
     auto m = Model::load(test::model_path(file));
     const int V = m->n_vocab();

@@ -142,6 +142,7 @@ INSTANTIATE_TEST_SUITE_P(
     Fixtures, FixtureTest,
     ::testing::Values(FixtureCase{"ds3-small.f16.gguf", true}, FixtureCase{"ds3-small-nogroups.f16.gguf", true},
                       FixtureCase{"ds3-small-mla.f16.gguf", true}, FixtureCase{"ds2-small.f16.gguf", true},
+                      FixtureCase{"ds32-small.f16.gguf", true},
                       FixtureCase{"ds3-small.q8_0.gguf", false}, FixtureCase{"ds3-small.q4_k.gguf", false},
                       FixtureCase{"ds3-iq.ud-iq1_s.gguf", false, 0.5f, 2},
                       FixtureCase{"ds3-iq.iq-mix.gguf", false, 0.5f, 2},

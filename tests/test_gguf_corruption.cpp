@@ -118,6 +118,7 @@ INSTANTIATE_TEST_SUITE_P(
     Files, GgufCorruption,
     ::testing::Values(std::string(QIUSUO_FIXTURES_DIR) + "/models/ds3-small.q4_k.gguf",
                       std::string(QIUSUO_FIXTURES_DIR) + "/models/ds3-small-mla.f16.gguf",
+                      std::string(QIUSUO_FIXTURES_DIR) + "/models/ds32-small.f16.gguf",
                       std::string(QIUSUO_FIXTURES_DIR) + "/models/tiny-qwen2.f32.gguf",
                       std::string(QIUSUO_FIXTURES_DIR) + "/models/tiny-llama.f32.gguf",
                       std::string(QIUSUO_SOURCE_DIR) + "/fuzz/corpus/gguf/deepseek2-tiny"),

@@ -192,6 +192,68 @@ TEST(ToolCalls, ToleratesMissingOuterEndAndBeginMarkers) {
   EXPECT_EQ(r.calls.size(), 1u);
 }
 
+// DeepSeek-V3.2's DSML, written out by hand from its encoder's format strings (encoding_dsv32.py):
+// the block after "\n\n", invokes and parameters one per line, string="false" values as JSON text.
+const std::string kDsml = "｜DSML｜";
+std::string dsml_param(const std::string& k, const std::string& v, bool is_str) {
+  return "<" + kDsml + "parameter name=\"" + k + "\" string=\"" + (is_str ? "true" : "false") + "\">" + v + "</" + kDsml +
+         "parameter>";
+}
+std::string dsml_invoke(const std::string& name, const std::vector<std::string>& params) {
+  std::string body;
+  for (const auto& p : params) body += (body.empty() ? "" : "\n") + p;
+  return "<" + kDsml + "invoke name=\"" + name + "\">\n" + body + "\n</" + kDsml + "invoke>";
+}
+std::string dsml_block(const std::vector<std::string>& invokes) {
+  std::string body;
+  for (const auto& i : invokes) body += (body.empty() ? "" : "\n") + i;
+  return "<" + kDsml + "function_calls>\n" + body + "\n</" + kDsml + "function_calls>";
+}
+
+TEST(ToolCalls, ParsesDeepSeekV32Dsml) {
+  const std::string text =
+      "Checking both.\n\n" +
+      dsml_block({dsml_invoke("get_weather", {dsml_param("location", "Hangzhou, \"West Lake\"", true),
+                                              dsml_param("days", "3", false), dsml_param("units", "{\"t\": \"C\"}", false)}),
+                  dsml_invoke("now", {})}) +
+      kEos;
+  const ToolCallParse r = parse_tool_calls(text);
+  ASSERT_TRUE(r.parsed) << r.error;
+  EXPECT_EQ(r.content, "Checking both.");
+  ASSERT_EQ(r.calls.size(), 2u);
+  EXPECT_EQ(r.calls[0].name, "get_weather");
+  const auto a = nlohmann::json::parse(r.calls[0].arguments);
+  EXPECT_EQ(a["location"], "Hangzhou, \"West Lake\"");  // string="true": the raw text, quotes and all
+  EXPECT_EQ(a["days"], 3);                                // string="false": a JSON value
+  EXPECT_EQ(a["units"]["t"], "C");
+  EXPECT_EQ(r.calls[0].arguments.find("location"), 2u);   // parameters keep their order
+  EXPECT_EQ(r.calls[1].name, "now");
+  EXPECT_EQ(r.calls[1].arguments, "{}");
+  EXPECT_NE(r.calls[0].id, r.calls[1].id);
+}
+
+TEST(ToolCalls, BrokenDsmlIsPlainContent) {
+  const std::string ok_param = dsml_param("k", "v", true);
+  const std::vector<std::string> broken = {
+      dsml_block({}),                                                                  // no invoke
+      dsml_block({dsml_invoke("f", {dsml_param("n", "{not json", false)})}),           // bad JSON value
+      dsml_block({dsml_invoke("f", {ok_param, ok_param})}),                            // repeated parameter
+      dsml_block({dsml_invoke("f", {"<" + kDsml + "parameter name=\"k\">v</" + kDsml + "parameter>"})}),  // no string=
+      dsml_block({dsml_invoke("f", {ok_param})}).substr(0, 60),                        // truncated
+      "<" + kDsml + "function_calls>\nplain words\n</" + kDsml + "function_calls>"};
+  for (const std::string& b : broken) {
+    const ToolCallParse r = parse_tool_calls("Hi " + b);
+    EXPECT_TRUE(r.found) << b;
+    EXPECT_FALSE(r.parsed) << b;
+    EXPECT_EQ(r.content, "Hi " + b);
+    EXPECT_FALSE(r.error.empty());
+  }
+  // The closing function_calls tag may be missing when the model stops right after its last invoke.
+  const ToolCallParse open = parse_tool_calls("<" + kDsml + "function_calls>\n" + dsml_invoke("f", {ok_param}) + kEos);
+  ASSERT_TRUE(open.parsed) << open.error;
+  EXPECT_EQ(open.calls.size(), 1u);
+}
+
 TEST(ToolCalls, NoBlockIsPlainContent) {
   const ToolCallParse r = parse_tool_calls("Just an answer with ```json\n{}\n``` in it.");
   EXPECT_FALSE(r.found);

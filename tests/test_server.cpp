@@ -522,6 +522,38 @@ TEST(ServerChatOutput, ParsesDeepSeekToolCallsAndHoldsTheBlockBack) {
   EXPECT_EQ(bad.finish_reason(), "stop");
 }
 
+// V3.2's DSML block streams like the other formats: text before it shown, the block held back and
+// returned as tool_calls at the end.
+TEST(ServerChatOutput, ParsesDsmlToolCallsAndHoldsTheBlockBack) {
+  QS_REQUIRE_SERVER_MODEL(model);
+  auto m = Model::load(model);
+  const Tokenizer tok = Tokenizer::from_gguf(m->file());
+  server::ChatOutput::Options o;
+  o.tools = true;
+  server::ChatOutput out(tok, o);
+  const std::vector<std::string> pieces = {"Sure.", "\n\n<｜DSML", "｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n",
+                                           "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n",
+                                           "</｜DSML｜invoke>\n</｜DSML｜function_calls>"};
+  std::string streamed;
+  for (const auto& p : pieces) {
+    GenEvent ev;
+    ev.text = p;
+    streamed += out.push(ev).content;
+  }
+  GenEvent done;
+  done.kind = GenEvent::Kind::Done;
+  done.finish_reason = "stop";
+  const auto last = out.finish(done);
+  streamed += last.content;
+  EXPECT_EQ(streamed, "Sure.\n\n");
+  ASSERT_TRUE(last.tool_calls.is_array());
+  ASSERT_EQ(last.tool_calls.size(), 1u);
+  EXPECT_EQ(last.tool_calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(json::parse(last.tool_calls[0]["function"]["arguments"].get<std::string>())["city"], "Paris");
+  EXPECT_EQ(out.finish_reason(), "tool_calls");
+  EXPECT_EQ(out.message()["content"], "Sure.");
+}
+
 TEST(ServerChat, ToolsAndJsonModeAreAccepted) {
   QS_REQUIRE_SERVER_MODEL(model);
   test::TestServer s(model);

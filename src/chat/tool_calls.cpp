@@ -15,6 +15,12 @@ constexpr std::string_view kCallBegin = "<｜tool▁call▁begin｜>";
 constexpr std::string_view kCallEnd = "<｜tool▁call▁end｜>";
 constexpr std::string_view kSep = "<｜tool▁sep｜>";
 constexpr std::string_view kEos = "<｜end▁of▁sentence｜>";
+constexpr std::string_view kDsmlCalls = "<｜DSML｜function_calls>";
+constexpr std::string_view kDsmlCallsEnd = "</｜DSML｜function_calls>";
+constexpr std::string_view kDsmlInvoke = "<｜DSML｜invoke name=\"";
+constexpr std::string_view kDsmlInvokeEnd = "</｜DSML｜invoke>";
+constexpr std::string_view kDsmlParam = "<｜DSML｜parameter name=\"";
+constexpr std::string_view kDsmlParamEnd = "</｜DSML｜parameter>";
 constexpr std::string_view kQwenBegin = "<tool_call>";
 constexpr std::string_view kQwenEnd = "</tool_call>";
 
@@ -83,6 +89,7 @@ std::string parse_deepseek_body(std::string_view body, ToolCall& call) {
   return "";
 }
 
+
 }  // namespace
 
 std::string make_tool_call_id() {
@@ -135,6 +142,86 @@ ToolCallParse parse_deepseek_tool_calls(std::string_view text) {
   return r;
 }
 
+namespace {
+
+// One DSML invoke from just after `<｜DSML｜invoke name="` to just after its closing tag; p advances.
+std::string parse_dsml_invoke(std::string_view text, size_t& p, ToolCall& call) {
+  const size_t name_end = text.find("\">", p);
+  if (name_end == std::string_view::npos) return "DSML invoke without a closed name (truncated output?)";
+  call.name = std::string(text.substr(p, name_end - p));
+  if (call.name.empty() || call.name.find_first_of("\"<>\n") != std::string::npos) return "DSML invoke with a bad function name";
+  p = name_end + 2;
+  nlohmann::ordered_json args = nlohmann::ordered_json::object();
+  for (;;) {
+    p = skip_space(text, p);
+    if (at(text, p, kDsmlInvokeEnd)) {
+      p += kDsmlInvokeEnd.size();
+      break;
+    }
+    if (!at(text, p, kDsmlParam))
+      return p >= text.size() ? "DSML invoke not closed (truncated output?)"
+                              : "unexpected text in DSML invoke '" + call.name + "' at byte " + std::to_string(p);
+    p += kDsmlParam.size();
+    const size_t key_end = text.find('"', p);
+    if (key_end == std::string_view::npos) return "DSML parameter without a closed name";
+    const std::string key(text.substr(p, key_end - p));
+    p = key_end + 1;
+    bool is_string;
+    if (at(text, p, " string=\"true\">")) is_string = true, p += 15;
+    else if (at(text, p, " string=\"false\">")) is_string = false, p += 16;
+    else return "DSML parameter '" + key + "' without string=\"true\" or \"false\"";
+    const size_t value_end = text.find(kDsmlParamEnd, p);
+    if (value_end == std::string_view::npos) return "DSML parameter '" + key + "' not closed (truncated output?)";
+    const std::string_view value = text.substr(p, value_end - p);
+    p = value_end + kDsmlParamEnd.size();
+    if (key.empty() || args.contains(key)) return "DSML invoke '" + call.name + "' with an empty or repeated parameter";
+    if (is_string) {
+      args[key] = std::string(value);
+    } else {
+      auto v = nlohmann::ordered_json::parse(value.begin(), value.end(), nullptr, /*allow_exceptions=*/false);
+      if (v.is_discarded()) return "DSML parameter '" + key + "' of '" + call.name + "' is not JSON";
+      args[key] = std::move(v);
+    }
+  }
+  call.arguments = args.dump();
+  return "";
+}
+
+}  // namespace
+
+ToolCallParse parse_dsml_tool_calls(std::string_view text) {
+  ToolCallParse r;
+  const size_t start = text.find(kDsmlCalls);
+  if (start == std::string_view::npos) {
+    r.content = std::string(text);
+    return r;
+  }
+  r.found = true;
+  size_t p = start + kDsmlCalls.size();
+  for (;;) {
+    p = skip_space(text, p);
+    if (at(text, p, kDsmlCallsEnd)) {
+      p += kDsmlCallsEnd.size();
+      break;
+    }
+    if (p >= text.size() || at(text, p, kEos)) break;  // complete invokes, then the end: a finished block
+    if (!at(text, p, kDsmlInvoke)) return not_parsed(text, "unexpected text in DSML function_calls at byte " + std::to_string(p));
+    p += kDsmlInvoke.size();
+    ToolCall call;
+    std::string err = parse_dsml_invoke(text, p, call);
+    if (!err.empty()) return not_parsed(text, std::move(err));
+    call.id = make_tool_call_id();
+    r.calls.push_back(std::move(call));
+  }
+  if (r.calls.empty()) return not_parsed(text, "DSML function_calls without any invoke");
+  std::string_view tail = text.substr(std::min(p, text.size()));
+  if (at(tail, skip_space(tail, 0), kEos)) tail = tail.substr(skip_space(tail, 0) + kEos.size());
+  r.content = std::string(trim_right(text.substr(0, start)));
+  if (!trim(tail).empty()) r.content += std::string(trim(tail));
+  r.parsed = true;
+  return r;
+}
+
 ToolCallParse parse_qwen_tool_calls(std::string_view text) {
   ToolCallParse r;
   const size_t start = text.find(kQwenBegin);
@@ -178,6 +265,8 @@ ToolCallParse parse_qwen_tool_calls(std::string_view text) {
 
 ToolCallParse parse_tool_calls(std::string_view text) {
   ToolCallParse r = parse_deepseek_tool_calls(text);
+  if (r.found) return r;
+  r = parse_dsml_tool_calls(text);
   if (r.found) return r;
   return parse_qwen_tool_calls(text);
 }

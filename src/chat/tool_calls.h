@@ -4,6 +4,9 @@
 //   <｜tool▁calls▁begin｜><｜tool▁call▁begin｜>function<｜tool▁sep｜>NAME\n```json\nARGS\n```<｜tool▁call▁end｜>
 //   [\n<｜tool▁call▁begin｜>...<｜tool▁call▁end｜>]*<｜tool▁calls▁end｜>
 // DeepSeek V3.1: the same markers around NAME<｜tool▁sep｜>ARGS (no type, no fence).
+// DeepSeek V3.2 (DSML, its encoder's markup; string="false" values are JSON, "true" ones raw text):
+//   <｜DSML｜function_calls>\n<｜DSML｜invoke name="NAME">\n<｜DSML｜parameter name="K" string="true">V</｜DSML｜parameter>
+//   ...\n</｜DSML｜invoke>\n...</｜DSML｜function_calls>
 // Qwen2.5 (R1-Distill-Qwen): <tool_call>\n{"name": NAME, "arguments": {...}}\n</tool_call> (repeated).
 //
 // Generated text is untrusted: a block that does not parse completely (truncated, bad JSON,
@@ -31,8 +34,9 @@ struct ToolCallParse {
 };
 
 ToolCallParse parse_deepseek_tool_calls(std::string_view text);
+ToolCallParse parse_dsml_tool_calls(std::string_view text);
 ToolCallParse parse_qwen_tool_calls(std::string_view text);
-// Whichever format the text contains (DeepSeek's markers first).
+// Whichever format the text contains (DeepSeek's markers first, then DSML, then Qwen's).
 ToolCallParse parse_tool_calls(std::string_view text);
 
 // A fresh id in OpenAI's style ("call_" + 24 random alphanumerics).

@@ -75,6 +75,9 @@ void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
                 c.q_lora_rank, c.kv_lora_rank, c.qk_nope, c.qk_rope, c.head_dim_v,
                 m->weights().layers[0].mla_layout == MlaLayout::KvB ? "attn_kv_b" : "attn_k_b/attn_v_b", c.attn_scale());
   }
+  if (c.has_indexer())
+    std::printf("dsa:             indexer %d heads x %d, top_k %d (sparse attention past %d tokens)\n", c.idx_n_head,
+                c.idx_head_dim, c.idx_top_k, c.idx_top_k);
   if (c.n_expert > 0) {
     std::printf("moe:             %d experts, %d used, %d shared, width %d, %d leading dense (width %d), %s gating",
                 c.n_expert, c.n_expert_used, c.n_expert_shared, c.n_ff_exp, c.n_leading_dense, c.n_ff,
@@ -101,6 +104,9 @@ void run_info(const std::string& path, int n_ctx, GgmlType cache_type) {
   std::printf("kv per token:    %llu bytes (%d values x %d layers, %s: %zu bytes per token per layer)\n",
               static_cast<unsigned long long>(kv_per_token), c.kv_values_per_token_layer(), c.n_layer,
               std::string(traits(cache_type).name).c_str(), probe.bytes_per_token_layer());
+  if (c.has_indexer())
+    std::printf("                 (incl. the indexer key: %d values in %s)\n", c.idx_head_dim,
+                std::string(traits(probe.index_type()).name).c_str());
   const double resident = static_cast<double>(m->weight_bytes()) + static_cast<double>(kv_per_token) * n_ctx;
   std::printf("resident memory: %.1f MiB (weights %.1f MiB + kv for %d tokens)\n", resident / 1048576.0,
               m->weight_bytes() / 1048576.0, n_ctx);

@@ -1,4 +1,4 @@
-// qiusuo synth --arch deepseek2|qwen2|llama --preset NAME [--layers N] [--type TYPE] [--seed S]
+// qiusuo synth --arch deepseek2|deepseek32|qwen2|llama --preset NAME [--layers N] [--type TYPE] [--seed S]
 //              [--tokenizer tokenizer.json] [--tokenizer-pre NAME] [--mla-layout legacy|ik|mainline] -o FILE
 // Writes a GGUF shaped like a real model, with seeded random weights.
 #include <cstdio>
@@ -54,7 +54,7 @@ void run_synth(const SynthArgs& a) {
 void register_synth(CLI::App& app) {
   auto* cmd = app.add_subcommand("synth", "Write a model-shaped GGUF with seeded random weights (tests, benchmarks)");
   static SynthArgs a;
-  cmd->add_option("--arch", a.arch, "deepseek2, qwen2 or llama")->capture_default_str();
+  cmd->add_option("--arch", a.arch, "deepseek2, deepseek32, qwen2 or llama")->capture_default_str();
   cmd->add_option("--preset", a.preset, "model shape (" + join_presets() + ")")->capture_default_str();
   cmd->add_option("--layers", a.layers, "override the preset's layer count");
   cmd->add_option("--type", a.type, std::string("weight type: ") + synth_type_names() +
@@ -63,7 +63,7 @@ void register_synth(CLI::App& app) {
   cmd->add_option("--seed", a.seed, "random seed")->capture_default_str();
   cmd->add_option("--tokenizer", a.tokenizer, "Hugging Face tokenizer.json to embed (tokenizer_config.json beside it is read too)");
   cmd->add_option("--tokenizer-pre", a.tokenizer_pre, "override tokenizer.ggml.pre (e.g. deepseek-v3, llama-bpe)");
-  cmd->add_option("--mla-layout", a.mla_layout, "deepseek2 attention tensors: legacy, ik or mainline")->capture_default_str();
+  cmd->add_option("--mla-layout", a.mla_layout, "MLA attention tensors (deepseek2, deepseek32): legacy, ik or mainline")->capture_default_str();
   add_threads_option(cmd, a.threads);
   cmd->add_option("-o,--output", a.output, "output GGUF file")->required();
   cmd->callback([] { run_synth(a); });

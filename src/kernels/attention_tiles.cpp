@@ -52,9 +52,25 @@ void fold_scores(float* p, int vis, float& m, float& l, float* o, int dv) {
     for (int c = 0; c < dv; ++c) o[c] *= corr;
 }
 
+namespace {
+
+// Moves the masked-out scores of one row far below its visible maximum, so that their exponentials
+// vanish (they are then zeroed exactly); false when the row sees no key of this chunk.
+bool mask_row(float* p, int vis, const uint8_t* mask) {
+  float mx = -INFINITY;
+  for (int j = 0; j < vis; ++j)
+    if (mask[j]) mx = std::max(mx, p[j]);
+  if (mx == -INFINITY) return false;
+  for (int j = 0; j < vis; ++j)
+    if (!mask[j]) p[j] = mx - 1000.f;
+  return true;
+}
+
+}  // namespace
+
 void attend_tile(const float* Q, size_t q_stride, int nq, int q_pos0, const float* Kt, size_t kt_stride,
                  const float* V, size_t v_stride, int ns, int k_pos0, int dk, int dv, float scale,
-                 const OnlineSoftmax& st, float* scratch) {
+                 const OnlineSoftmax& st, float* scratch, const uint8_t* mask, size_t mask_stride) {
   // Keys past the chunk's last visible position cost nothing: trim the chunk to the last query's view.
   ns = std::min(ns, q_pos0 + nq - k_pos0);
   if (ns <= 0) return;
@@ -66,7 +82,13 @@ void attend_tile(const float* Q, size_t q_stride, int nq, int q_pos0, const floa
       std::fill(p, p + ns, 0.f);
       continue;
     }
+    if (mask && !mask_row(p, vis, mask + static_cast<size_t>(i) * mask_stride)) {
+      std::fill(p, p + ns, 0.f);
+      continue;
+    }
     fold_scores(p, vis, st.m[i], st.l[i], st.O + i * st.o_stride, dv);
+    if (mask)
+      for (int j = 0; j < vis; ++j) p[j] = mask[static_cast<size_t>(i) * mask_stride + j] ? p[j] : 0.f;
     std::fill(p + vis, p + ns, 0.f);
   }
   pv_tile_kernel()(scratch, static_cast<size_t>(ns), nq, V, v_stride, ns, dv, st.O, st.o_stride);

@@ -42,9 +42,10 @@ void fold_scores(float* p, int vis, float& m, float& l, float* o, int dv);
 // Folds one key chunk into the state. Query i sits at position q_pos0 + i and sees keys at
 // positions ≤ its own; the chunk's key j sits at k_pos0 + j. `scratch` holds nq·ns floats.
 // Q rows have dk floats (q_stride apart), Kt is [dk][kt_stride], V rows have dv floats.
+// `mask` (may be null; sparse attention): query i sees key j only where mask[i·mask_stride + j] != 0.
 void attend_tile(const float* Q, size_t q_stride, int nq, int q_pos0, const float* Kt, size_t kt_stride,
                  const float* V, size_t v_stride, int ns, int k_pos0, int dk, int dv, float scale,
-                 const OnlineSoftmax& st, float* scratch);
+                 const OnlineSoftmax& st, float* scratch, const uint8_t* mask = nullptr, size_t mask_stride = 0);
 // Divides each output row by its softmax sum (rows that saw no key are left at zero).
 void finish_online_softmax(const OnlineSoftmax& st, int nq, int dv);
 

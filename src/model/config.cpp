@@ -10,6 +10,7 @@ namespace qs {
 const char* arch_name(Arch a) {
   switch (a) {
     case Arch::DeepSeek2: return "deepseek2";
+    case Arch::DeepSeek32: return "deepseek32";
     case Arch::Qwen2: return "qwen2";
     case Arch::Llama: return "llama";
   }
@@ -17,7 +18,7 @@ const char* arch_name(Arch a) {
 }
 
 const std::vector<std::string>& supported_architectures() {
-  static const std::vector<std::string> v = {"deepseek2", "qwen2", "llama"};
+  static const std::vector<std::string> v = {"deepseek2", "deepseek32", "qwen2", "llama"};
   return v;
 }
 
@@ -69,6 +70,7 @@ ModelConfig load_config(const GgufFile& f) {
   const auto arch = f.get_string("general.architecture");
   if (!arch) throw GgufError(f.path() + ": key 'general.architecture' is missing");
   if (*arch == "deepseek2") c.arch = Arch::DeepSeek2;
+  else if (*arch == "deepseek32") c.arch = Arch::DeepSeek32;
   else if (*arch == "qwen2") c.arch = Arch::Qwen2;
   else if (*arch == "llama") c.arch = Arch::Llama;
   else {
@@ -103,7 +105,7 @@ ModelConfig load_config(const GgufFile& f) {
   c.yarn_beta_fast = r.get_f("rope.scaling.yarn_beta_fast", 32.f, 0.f, 1e6f);
   c.yarn_beta_slow = r.get_f("rope.scaling.yarn_beta_slow", 1.f, 0.f, 1e6f);
 
-  if (c.arch == Arch::DeepSeek2) {
+  if (c.is_mla()) {
     c.rope_style = RopeStyle::Adjacent;
     c.q_lora_rank = r.get_int("attention.q_lora_rank", 0, 0, kMaxDim);
     c.kv_lora_rank = r.get_int("attention.kv_lora_rank", std::nullopt, 1, kMaxDim);
@@ -138,6 +140,13 @@ ModelConfig load_config(const GgufFile& f) {
         throw GgufError(f.path() + ": expert_count " + std::to_string(c.n_expert) + " is not divisible by expert_group_count " + std::to_string(c.n_expert_groups));
       if (c.n_expert_used > c.n_expert_groups_used * (c.n_expert / c.n_expert_groups))
         throw GgufError(f.path() + ": expert_used_count exceeds the experts in the used groups");
+    }
+    if (c.arch == Arch::DeepSeek32) {
+      // The indexer's heads are [rope | nope] with rope as wide as MLA's; top_k 0 would mean dense.
+      c.idx_n_head = r.get_int("attention.indexer.head_count", std::nullopt, 1, 4096);
+      c.idx_head_dim = r.get_int("attention.indexer.key_length", std::nullopt, c.qk_rope + 2, kMaxDim);
+      c.idx_top_k = r.get_int("attention.indexer.top_k", std::nullopt, 1, 1 << 24);
+      c.idx_norm_eps = r.get_f("attention.layer_norm_epsilon", 1e-6f, 0.f, 1.f);
     }
   } else {
     c.rope_style = c.arch == Arch::Qwen2 ? RopeStyle::NeoX : RopeStyle::Adjacent;

@@ -7,7 +7,7 @@ namespace qs {
 
 class GgufFile;
 
-enum class Arch { DeepSeek2, Qwen2, Llama };
+enum class Arch { DeepSeek2, DeepSeek32, Qwen2, Llama };  // DeepSeek32: V3.2, MLA + sparse attention (DSA)
 enum class RopeStyle { Adjacent, NeoX };  // pairs (2i, 2i+1) vs (i, i + d/2)
 enum class RopeScaling { None, Linear, Yarn };
 enum class Gating { Softmax, Sigmoid };
@@ -61,11 +61,18 @@ struct ModelConfig {
   float expert_weights_scale = 1.f;
   Gating gating = Gating::Softmax;
 
-  bool is_mla() const { return arch == Arch::DeepSeek2; }
+  // DSA lightning indexer (deepseek32): per query the top_k past positions MLA attends to.
+  int idx_n_head = 0;
+  int idx_head_dim = 0;  // [rope (qk_rope wide) | nope]
+  int idx_top_k = 0;     // 0: dense attention
+  float idx_norm_eps = 1e-6f;
+
+  bool is_mla() const { return arch == Arch::DeepSeek2 || arch == Arch::DeepSeek32; }
+  bool has_indexer() const { return idx_top_k > 0; }
   bool is_moe_layer(int il) const { return n_expert > 0 && il >= n_leading_dense; }
-  // Values cached per token per layer: MLA keeps the latent and the roped key only.
+  // Values cached per token per layer: MLA keeps the latent and the roped key only (and DSA its indexer key).
   int kv_values_per_token_layer() const {
-    return is_mla() ? kv_lora_rank + qk_rope : n_head_kv * (head_dim_k + head_dim_v);
+    return is_mla() ? kv_lora_rank + qk_rope + (has_indexer() ? idx_head_dim : 0) : n_head_kv * (head_dim_k + head_dim_v);
   }
   float attn_scale() const;  // softmax scale incl. the YaRN mscale² correction for MLA
 };

@@ -22,12 +22,14 @@ bool KvCache::supported(GgmlType t, const ModelConfig& c) {
 }
 
 size_t KvCache::bytes_per_token(const ModelConfig& c, GgmlType t) {
-  const size_t per_layer = c.is_mla() ? row_bytes(t, c.kv_lora_rank + c.qk_rope)
+  const size_t per_layer = c.is_mla() ? row_bytes(t, c.kv_lora_rank + c.qk_rope) +
+                                            (c.has_indexer() ? row_bytes(index_type_for(t), c.idx_head_dim) : 0)
                                       : row_bytes(t, c.n_head_kv * c.head_dim_k) + row_bytes(t, c.n_head_kv * c.head_dim_v);
   return static_cast<size_t>(c.n_layer) * per_layer;
 }
 
-KvCache::KvCache(const ModelConfig& c, int n_ctx, GgmlType type) : type_(type), n_layer_(c.n_layer), n_ctx_(n_ctx) {
+KvCache::KvCache(const ModelConfig& c, int n_ctx, GgmlType type)
+    : type_(type), i_type_(index_type_for(type)), n_layer_(c.n_layer), n_ctx_(n_ctx), i_row_(c.has_indexer() ? c.idx_head_dim : 0) {
   if (n_ctx <= 0) throw std::invalid_argument("context size must be positive");
   if (!supported(type, c))
     throw std::invalid_argument("KV cache type " + std::string(traits(type).name) + " is not supported for this model (use f16, bf16, f32" +
@@ -45,10 +47,11 @@ KvCache::KvCache(const ModelConfig& c, int n_ctx, GgmlType type) : type_(type), 
                                 std::to_string(static_cast<long long>(bytes / (1 << 20))) + " MiB; use a smaller context");
   k_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * row_bytes(type_, k_row_), 0);
   if (v_row_) v_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * row_bytes(type_, v_row_), 0);
+  if (i_row_) i_.assign(static_cast<size_t>(n_layer_) * n_ctx_ * row_bytes(i_type_, i_row_), 0);
 }
 
-uint8_t* KvCache::row_ptr(std::vector<uint8_t>& buf, int row, int layer, int pos) {
-  const size_t rb = row_bytes(type_, row);
+uint8_t* KvCache::row_ptr(std::vector<uint8_t>& buf, int row, int layer, int pos, GgmlType t) {
+  const size_t rb = row_bytes(t, row);
   return buf.data() + (static_cast<size_t>(layer) * n_ctx_ + static_cast<size_t>(pos)) * rb;
 }
 
@@ -64,32 +67,42 @@ void KvCache::store_v(int layer, int pos, const float* row) {
   else quantize_row(type_, row, dst, v_row_);
 }
 
+void KvCache::store_index_key(int layer, int pos, const float* row) {
+  uint8_t* dst = row_ptr(i_, i_row_, layer, pos, i_type_);
+  if (i_type_ == GgmlType::F32) std::memcpy(dst, row, sizeof(float) * i_row_);
+  else quantize_row(i_type_, row, dst, i_row_);
+}
+
 void KvCache::load_k(int layer, int pos, float* out) const {
   const size_t rb = row_bytes(type_, k_row_);
   dequantize_row(type_, k_.data() + (static_cast<size_t>(layer) * n_ctx_ + pos) * rb, out, k_row_);
 }
 
 void KvCache::copy_positions(const KvCache& src, int src_pos, int dst_pos, int n) {
-  if (src.type_ != type_ || src.n_layer_ != n_layer_ || src.k_row_ != k_row_ || src.v_row_ != v_row_)
+  if (src.type_ != type_ || src.n_layer_ != n_layer_ || src.k_row_ != k_row_ || src.v_row_ != v_row_ ||
+      src.i_row_ != i_row_)
     throw std::invalid_argument("copy_positions: caches of different shapes or types");
   if (n < 0 || src_pos < 0 || dst_pos < 0 || src_pos + n > src.n_ctx_ || dst_pos + n > n_ctx_)
     throw std::out_of_range("copy_positions: range outside the cache");
   if (n == 0) return;
-  auto copy = [&](const std::vector<uint8_t>& from, std::vector<uint8_t>& to, int row) {
-    const size_t rb = row_bytes(type_, row);
+  auto copy = [&](const std::vector<uint8_t>& from, std::vector<uint8_t>& to, int row, GgmlType t) {
+    const size_t rb = row_bytes(t, row);
     for (int l = 0; l < n_layer_; ++l)
       std::memmove(to.data() + (static_cast<size_t>(l) * n_ctx_ + dst_pos) * rb,
                    from.data() + (static_cast<size_t>(l) * src.n_ctx_ + src_pos) * rb, rb * static_cast<size_t>(n));
   };
-  copy(src.k_, k_, k_row_);
-  if (v_row_) copy(src.v_, v_, v_row_);
+  copy(src.k_, k_, k_row_, type_);
+  if (v_row_) copy(src.v_, v_, v_row_, type_);
+  if (i_row_) copy(src.i_, i_, i_row_, i_type_);
 }
 
-MatView KvCache::view(const std::vector<uint8_t>& buf, int row, int layer, int n, int col0, int cols) const {
-  const size_t rb = row_bytes(type_, row);
+MatView KvCache::index_view(int layer, int n) const { return view(i_, i_row_, layer, n, 0, i_row_, i_type_); }
+
+MatView KvCache::view(const std::vector<uint8_t>& buf, int row, int layer, int n, int col0, int cols, GgmlType t) const {
+  const size_t rb = row_bytes(t, row);
   MatView m;
-  m.data = buf.data() + static_cast<size_t>(layer) * n_ctx_ * rb + row_bytes(type_, col0);
-  m.type = type_;
+  m.data = buf.data() + static_cast<size_t>(layer) * n_ctx_ * rb + row_bytes(t, col0);
+  m.type = t;
   m.rows = n;
   m.cols = cols;
   m.row_stride = rb;

@@ -11,6 +11,7 @@
 
 #include "kernels/attention_tiles.h"
 #include "kernels/cache_rows.h"
+#include "kernels/float_matmul.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
 #include "kernels/repack.h"
@@ -19,6 +20,7 @@
 #include "kernels/thread_pool.h"
 #include "kernels/tuning.h"
 #include "model/attention.h"
+#include "model/dsa_indexer.h"
 
 namespace qs {
 
@@ -44,10 +46,17 @@ PrefetchTrail rows_trail(const MatView& v) {
 // once per head (V3 has 128 heads) — with an online softmax carried from chunk to chunk.
 constexpr int kLatentChunk = 128;
 
+// The latent rows each query of attend_absorbed reads: the cache's prefix up to the query (dense),
+// or (sparse attention) rows gathered into a contiguous copy so the same chunked kernels run on them.
+struct LatentKeys {
+  std::vector<MatView> of;  // per query token: every row it attends to, [c_kv | k_pe]
+  int max_rows = 0;
+};
+
 // Attention in latent space: one 576-wide query [W_UKᵀ·q_nope | q_pe] per head scores every cached
 // row [c_kv | k_pe] directly; the weighted sum of c_kv is lifted to the value head by W_UV.
-void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
-                     int n, int pos0, float* O) {
+void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const LatentKeys& keys_of, const float* Q, int n,
+                     float* O) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const float scale = c.attn_scale();
@@ -67,19 +76,19 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
         absorb_query(c, w, static_cast<int>(h0) + i, qh, qa, &trail);
         std::copy(qh + dn, qh + dqk, qa + dc);
       }
-    const int n_kv = pos0 + n;
     // Each query in the cache's activation format once (a Q8_0 cache scores 8-bit queries), not per chunk.
     std::vector<std::vector<uint8_t>> qbuf(qs);
     std::vector<const void*> qk(qs);
-    const MatView all_keys = cache.k_view(il, n_kv, 0, dc + dr);
-    for (size_t k = 0; k < qs; ++k) qk[k] = rows_query(all_keys, &q[k * (dc + dr)], qbuf[k]);
-    for (int s0 = 0; s0 < n_kv; s0 += kLatentChunk) {
-      const int ns = std::min(kLatentChunk, n_kv - s0);
+    for (size_t k = 0; k < qs; ++k) qk[k] = rows_query(keys_of.of[0], &q[k * (dc + dr)], qbuf[k]);
+    for (int s0 = 0; s0 < keys_of.max_rows; s0 += kLatentChunk) {
+      const int ns = std::min(kLatentChunk, keys_of.max_rows - s0);
       for (int t = 0; t < n; ++t) {
-        const int vis = std::min(ns, pos0 + t + 1 - s0);  // causal: keys up to and including the token
+        const MatView& all = keys_of.of[static_cast<size_t>(t)];
+        const int vis = std::min<int64_t>(ns, all.rows - s0);  // causal: keys up to and including the token
         if (vis <= 0) continue;
-        const MatView keys = cache.k_view(il, s0 + vis, 0, dc + dr).slice_rows(s0, vis);
-        const MatView vals = cache.k_view(il, s0 + vis, 0, dc).slice_rows(s0, vis);
+        const MatView keys = all.slice_rows(s0, vis);
+        MatView vals = keys;
+        vals.cols = dc;
         for (int i = 0; i < nh; ++i) {
           const size_t k = static_cast<size_t>(t) * nh + i;
           rows_dot_prepared_st(keys, qk[k], p.data());
@@ -101,25 +110,42 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const KvCache&
   });
 }
 
-// Y[t][r] = W[r] · X[t] with float activations for n tokens (the latent must not be rounded to
-// 8 bits): 64 rows at a time are converted to float and transposed, then every token runs through
-// the attention score tile (a register-blocked float product) — far faster than one row dot per
-// token and row on the 16-bit weights MLA keeps its up-projections in.
-void float_gemm_rows(const MatView& W, const float* X, int n, float* Y) {
-  constexpr int64_t kRows = 64;
-  const ScoresTileFn tile = scores_tile_kernel();
-  global_pool().parallel_for((W.rows + kRows - 1) / kRows, [&](int64_t p0, int64_t p1, int) {
-    std::vector<float> row(static_cast<size_t>(W.cols)), Wt(static_cast<size_t>(W.cols) * kRows);
-    for (int64_t p = p0; p < p1; ++p) {
-      const int64_t r0 = p * kRows, nr = std::min(kRows, W.rows - r0);
-      for (int64_t j = 0; j < nr; ++j) {
-        row_to_float(W, r0 + j, row.data());
-        for (int64_t d = 0; d < W.cols; ++d) Wt[static_cast<size_t>(d * kRows + j)] = row[d];
-      }
-      tile(X, static_cast<size_t>(W.cols), n, Wt.data(), kRows, static_cast<int>(nr), static_cast<int>(W.cols), 1.f,
-           Y + r0, static_cast<size_t>(W.rows));
+// Absorbed attention for one sequence's queries [pos0, pos0 + n): over the cache's prefixes, or over
+// each query's selected rows (gathered a bounded group of queries at a time).
+void attend_absorbed_span(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il, const float* Q,
+                          int n, int pos0, float* O, const std::vector<int32_t>* selected) {
+  const int dc = c.kv_lora_rank, dr = c.qk_rope;
+  const size_t q_row = static_cast<size_t>(c.n_head) * (c.qk_nope + dr), o_row = static_cast<size_t>(c.n_head) * c.head_dim_v;
+  const MatView all = cache.k_view(il, pos0 + n, 0, dc + dr);
+  constexpr size_t kGatherBytes = size_t{32} << 20;
+  std::vector<uint8_t> gathered;
+  for (int t0 = 0; t0 < n;) {
+    LatentKeys keys;
+    size_t bytes = 0;
+    int t1 = t0;
+    for (; t1 < n; ++t1) {
+      const size_t rows = selected && !selected[t1].empty() ? selected[t1].size() : 0;
+      if (t1 > t0 && bytes + rows * all.row_stride > kGatherBytes) break;
+      bytes += rows * all.row_stride;
     }
-  });
+    gathered.resize(bytes);
+    size_t off = 0;
+    for (int t = t0; t < t1; ++t) {
+      if (!selected || selected[t].empty()) {
+        keys.of.push_back(all.slice_rows(0, pos0 + t + 1));
+      } else {
+        MatView g = all;
+        g.data = gathered.data() + off;
+        g.rows = static_cast<int64_t>(selected[t].size());
+        for (size_t j = 0; j < selected[t].size(); ++j, off += all.row_stride)
+          std::copy_n(all.row(selected[t][j]), all.row_stride, gathered.data() + off);
+        keys.of.push_back(g);
+      }
+      keys.max_rows = std::max<int>(keys.max_rows, static_cast<int>(keys.of.back().rows));
+    }
+    attend_absorbed(c, w, keys, Q + t0 * q_row, t1 - t0, O + t0 * o_row);
+    t0 = t1;
+  }
 }
 
 // K_nope and V of cached positions [s0, s0 + ns) for every head, rebuilt from the latent:
@@ -134,11 +160,11 @@ void decompress_chunk(const ModelConfig& c, const LayerWeights& w, const KvCache
   std::vector<float> c_kv(static_cast<size_t>(ns) * dc);
   for (int j = 0; j < ns; ++j) std::copy_n(&lat[j * row], dc, &c_kv[static_cast<size_t>(j) * dc]);
   KV.resize(static_cast<size_t>(ns) * kv_row);
-  if (w.mla_layout == MlaLayout::KvB) return float_gemm_rows(w.wkv_b, c_kv.data(), ns, KV.data());
+  if (w.mla_layout == MlaLayout::KvB) return matmul_float_act(w.wkv_b, c_kv.data(), ns, KV.data());
   // attn_v_b holds W_UV (one product for every head); attn_k_b holds W_UKᵀ per head, [d_c][d_n], which is
   // already the transposed operand of the score tile: K_nope[j] = Σ_r c_kv[j][r] · W_UKᵀ[r].
   std::vector<float> Vall(static_cast<size_t>(ns) * H * dv);
-  float_gemm_rows(w.wv_b, c_kv.data(), ns, Vall.data());
+  matmul_float_act(w.wv_b, c_kv.data(), ns, Vall.data());
   const ScoresTileFn tile = scores_tile_kernel();
   global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
     std::vector<float> ukt(static_cast<size_t>(dc) * dn);
@@ -160,8 +186,9 @@ constexpr int kQueryTile = 16;
 // Ordinary multi-head attention on per-head K/V rebuilt from the latent, flash-style: key chunks in
 // the outer loop (each decompressed once for the whole batch), tiles of queries × keys as small
 // matrix products with an online softmax carrying the state from chunk to chunk.
+// `selected` (may be null): per query, the positions sparse attention keeps (empty: all of them).
 void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCache& cache, int il,
-                         const float* Q, int n, int pos0, float* O) {
+                         const float* Q, int n, int pos0, float* O, const std::vector<int32_t>* selected) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
   const int n_kv = pos0 + n;
@@ -170,8 +197,26 @@ void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCa
   const size_t kv_row = static_cast<size_t>(H) * (dn + dv), lat_row = static_cast<size_t>(dc + dr);
   std::vector<float> m(static_cast<size_t>(H) * n, -INFINITY), l(static_cast<size_t>(H) * n, 0.f);
   std::vector<float> lat, KV, Kt;
+  // Sparse attention: query t sees key s where mask[t·n_kv + s]; chunks no query selects are skipped.
+  std::vector<uint8_t> mask;
+  if (selected) {
+    mask.assign(static_cast<size_t>(n) * n_kv, 0);
+    for (int t = 0; t < n; ++t) {
+      uint8_t* row = &mask[static_cast<size_t>(t) * n_kv];
+      if (selected[t].empty()) std::fill(row, row + pos0 + t + 1, uint8_t{1});
+      for (int32_t s : selected[t]) row[s] = 1;
+    }
+  }
   for (int s0 = 0; s0 < n_kv; s0 += kKeyChunk) {
     const int ns = std::min(kKeyChunk, n_kv - s0);
+    if (selected) {
+      bool used = false;
+      for (int t = 0; t < n && !used; ++t) {
+        const uint8_t* row = &mask[static_cast<size_t>(t) * n_kv + s0];
+        used = std::find(row, row + ns, uint8_t{1}) != row + ns;
+      }
+      if (!used) continue;
+    }
     decompress_chunk(c, w, cache, il, s0, ns, lat, KV);
     // Keys transposed per head, [h][d][j]: the score tile broadcasts a query value against a row of keys.
     Kt.resize(static_cast<size_t>(H) * dqk * ns);
@@ -195,7 +240,8 @@ void attend_decompressed(const ModelConfig& c, const LayerWeights& w, const KvCa
                                &m[static_cast<size_t>(h) * n + t0], &l[static_cast<size_t>(h) * n + t0]};
         attend_tile(Q + (static_cast<size_t>(t0) * H + h) * dqk, static_cast<size_t>(H) * dqk, nq, pos0 + t0,
                     &Kt[static_cast<size_t>(h) * dqk * ns], static_cast<size_t>(ns), &KV[static_cast<size_t>(h) * (dn + dv) + dn],
-                    kv_row, ns, s0, dqk, dv, scale, st, scratch.data());
+                    kv_row, ns, s0, dqk, dv, scale, st, scratch.data(),
+                    selected ? &mask[static_cast<size_t>(t0) * n_kv + s0] : nullptr, static_cast<size_t>(n_kv));
       }
     });
   }
@@ -215,6 +261,7 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
   // Queries [n][H][d_n + d_r], and the latent [n][d_c + d_r]: the two products that read X run as
   // one pass (X quantized once, one barrier).
   std::vector<float> Q(static_cast<size_t>(n) * H * dqk), kva(static_cast<size_t>(n) * (dc + dr));
+  KeySelection sel;  // DSA: each query's selected positions (none: dense)
   if (c.q_lora_rank > 0) {
     std::vector<float> qa(static_cast<size_t>(n) * c.q_lora_rank);
     matmul_many({{w.wq_a, X, n, qa.data()}, {w.wkv_a, X, n, kva.data()}});
@@ -223,6 +270,7 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
       rms_norm(r, w.q_a_norm.data(), r, c.q_lora_rank, c.rms_eps);
     }
     matmul(w.wq_b, qa.data(), n, Q.data());
+    if (c.has_indexer()) sel = select_keys(c, w, rope, spans, il, X, qa.data(), n);
   } else {
     matmul_many({{w.wq, X, n, Q.data()}, {w.wkv_a, X, n, kva.data()}});
   }
@@ -247,8 +295,11 @@ void mla_attention(const ModelConfig& c, const LayerWeights& w, const Rope& rope
     if (m == MlaMode::Auto) m = sp.count >= tuning().mla_decompress_min_queries ? MlaMode::Decompressed : MlaMode::Absorbed;
     const float* q = &Q[static_cast<size_t>(sp.start) * H * dqk];
     float* o = &O[static_cast<size_t>(sp.start) * H * dv];
-    if (m == MlaMode::Absorbed) attend_absorbed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);
-    else attend_decompressed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o);
+    bool sparse = false;
+    for (int i = 0; i < sp.count && !sparse; ++i) sparse = sel.sparse(sp.start + i);
+    const std::vector<int32_t>* selected = sparse ? &sel.rows[static_cast<size_t>(sp.start)] : nullptr;
+    if (m == MlaMode::Absorbed) attend_absorbed_span(c, w, *sp.cache, il, q, sp.count, sp.pos0, o, selected);
+    else attend_decompressed(c, w, *sp.cache, il, q, sp.count, sp.pos0, o, selected);
   }
   matmul(w.wo, O.data(), n, out);
 }

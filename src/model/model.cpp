@@ -32,7 +32,8 @@ void Model::repack_weights(const LoadOptions& opt) {
     for (MatView* m : {&L.wq, &L.wq_a, &L.wq_b, &L.wkv_a, &L.wo, &L.wk, &L.wv, &L.ffn_gate, &L.ffn_up, &L.ffn_down,
                        &L.gate_shexp, &L.up_shexp, &L.down_shexp, &L.gate_exps.all, &L.up_exps.all, &L.down_exps.all})
       store->add(m, WeightUse::Product);
-    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b}) store->add(m, WeightUse::PerHeadFloat);
+    // MLA's up-projections and the DSA indexer's products take float activations (plan.h).
+    for (MatView* m : {&L.wkv_b, &L.wk_b, &L.wv_b, &L.idx_wq_b, &L.idx_wk, &L.idx_proj}) store->add(m, WeightUse::PerHeadFloat);
   }
   if (!weights_.output_tied) store->add(&weights_.output, WeightUse::Product);
   const size_t limit = opt.repack == LoadOptions::Repack::Auto ? meminfo_bytes("MemAvailable:") / 2 : SIZE_MAX;

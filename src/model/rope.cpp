@@ -39,7 +39,7 @@ Rope::Rope(const ModelConfig& c, const std::vector<float>& freq_factors) : n_rot
   }
 }
 
-void Rope::apply(float* x, int pos, int n_heads, size_t stride) const {
+void Rope::apply(float* x, int pos, int n_heads, size_t stride, RopeStyle style) const {
   const int half = n_rot_ / 2;
   // Pair counts are small (64 rotary dims in DeepSeek, 128 in Llama): on the stack.
   constexpr int kMaxHalf = 256;
@@ -55,8 +55,8 @@ void Rope::apply(float* x, int pos, int n_heads, size_t stride) const {
       float* xh = x + h * stride;
       for (int i = 0; i < m; ++i) {
         const int p = i0 + i;
-        float* a = style_ == RopeStyle::Adjacent ? &xh[2 * p] : &xh[p];
-        float* b = style_ == RopeStyle::Adjacent ? &xh[2 * p + 1] : &xh[p + half];
+        float* a = style == RopeStyle::Adjacent ? &xh[2 * p] : &xh[p];
+        float* b = style == RopeStyle::Adjacent ? &xh[2 * p + 1] : &xh[p + half];
         const float x0 = *a, x1 = *b;
         *a = x0 * cs[i] - x1 * sn[i];
         *b = x0 * sn[i] + x1 * cs[i];

@@ -18,7 +18,9 @@ class Rope {
   void apply(float* x, int pos) const { apply(x, pos, 1, 0); }
   // The same for n_heads heads `stride` floats apart: the angles' cos/sin (double precision, the
   // costly part) are evaluated once for all of them.
-  void apply(float* x, int pos, int n_heads, size_t stride) const;
+  void apply(float* x, int pos, int n_heads, size_t stride) const { apply(x, pos, n_heads, stride, style_); }
+  // The same angles in another pairing (DeepSeek-V3.2's indexer ropes in halves where MLA uses pairs).
+  void apply(float* x, int pos, int n_heads, size_t stride, RopeStyle style) const;
 
  private:
   int n_rot_;

@@ -127,6 +127,15 @@ void bind_mla(const Binder& b, const std::string& p, const ModelConfig& c, Layer
     }
   }
   L.wo = b.mat(p + "attn_output.weight", {H * dv, d});
+  if (c.has_indexer()) {
+    if (c.q_lora_rank == 0) throw GgufError("the DSA indexer needs q-LoRA (attention.q_lora_rank > 0)");
+    const int64_t ih = c.idx_n_head, id = c.idx_head_dim;
+    L.idx_wq_b = b.mat(p + "indexer.attn_q_b.weight", {c.q_lora_rank, ih * id});
+    L.idx_wk = b.mat(p + "indexer.attn_k.weight", {d, id});
+    L.idx_k_norm = b.vec(p + "indexer.k_norm.weight", id);
+    L.idx_k_norm_b = b.vec(p + "indexer.k_norm.bias", id);
+    L.idx_proj = b.mat(p + "indexer.proj.weight", {d, ih});
+  }
 }
 
 void bind_gqa(const Binder& b, const std::string& p, const ModelConfig& c, LayerWeights& L) {

@@ -38,6 +38,11 @@ struct LayerWeights {
   MatView wkv_b, wk_b, wv_b;
   MatView uk(int h, const ModelConfig& c) const;  // KvB: W_UK[h] [d_n, d_c]; KbVb: W_UKᵀ[h] [d_c, d_n]
   MatView uv(int h, const ModelConfig& c) const;  // W_UV[h] [d_v, d_c]
+  // DSA lightning indexer (deepseek32)
+  MatView idx_wq_b;  // [idx_n_head·idx_head_dim, q_lora_rank], reads MLA's normed q latent
+  MatView idx_wk;    // [idx_head_dim, n_embd]
+  std::vector<float> idx_k_norm, idx_k_norm_b;  // LayerNorm weight and bias
+  MatView idx_proj;  // [idx_n_head, n_embd]: per-head weights of the scores
   // Dense FFN
   MatView ffn_gate, ffn_up, ffn_down;
   // MoE

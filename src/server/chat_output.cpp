@@ -6,7 +6,7 @@ namespace qs::server {
 
 namespace {
 
-const char* const kMarkers[] = {"<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<tool_call>"};
+const char* const kMarkers[] = {"<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "<｜DSML｜function_calls>", "<tool_call>"};
 
 // Length of the longest suffix of s that is a proper prefix of a marker.
 size_t partial_marker_suffix(const std::string& s) {

@@ -15,6 +15,7 @@ namespace qs {
 namespace {
 
 bool is_float_type(GgmlType t) { return t == GgmlType::F32 || t == GgmlType::F16 || t == GgmlType::BF16; }
+bool is_mla_arch(const std::string& arch) { return arch == "deepseek2" || arch == "deepseek32"; }
 
 class Planner {
  public:
@@ -66,6 +67,14 @@ class Planner {
       derived(b + "attn_v_b.weight", ik ? std::vector<int64_t>{dc, H * dv} : std::vector<int64_t>{dc, dv, H}, Fill::VFromKvb);
     }
     weight(b + "attn_output.weight", {H * dv, d}, SynthScales::kResidualOut);
+    if (hp_.idx_top_k > 0) {  // DSA indexer; its score weights stay F32 as the converters keep them
+      const int64_t ih = hp_.idx_n_head, id = hp_.idx_head_dim;
+      weight(b + "indexer.attn_q_b.weight", {hp_.q_lora_rank, ih * id}, SynthScales::kLinear);
+      weight(b + "indexer.attn_k.weight", {d, id}, SynthScales::kLinear);
+      norm(b + "indexer.k_norm.weight", id);
+      f32(b + "indexer.k_norm.bias", {id}, 0.f, SynthScales::kNormNoise);
+      f32(b + "indexer.proj.weight", {d, ih}, 0.f, SynthScales::kLinear / std::sqrt(static_cast<float>(d)));
+    }
     norm(b + "ffn_norm.weight", d);
     if (il < hp_.n_leading_dense) {
       dense_ffn(b, hp_.n_ff);
@@ -105,7 +114,7 @@ class Planner {
         quant_fallback_type(opt_.type, hp_.n_embd);
     if (hp_.llama3_rope) f32("rope_freqs.weight", {hp_.head_dim / 2}, 0.f, 0.f).fill = Fill::RopeFreqs;
     for (int il = 0; il < hp_.n_layer; ++il) {
-      if (hp_.arch == "deepseek2") {
+      if (is_mla_arch(hp_.arch)) {
         deepseek2_block(il);
       } else {
         gqa_block(il);
@@ -153,7 +162,7 @@ void arch_metadata(const SynthOptions& opt, const SynthHparams& hp, ModelPlan* p
   u32("embedding_length", hp.n_embd);
   u32("feed_forward_length", hp.n_ff);
   u32("attention.head_count", hp.n_head);
-  if (hp.arch != "deepseek2") {
+  if (!is_mla_arch(hp.arch)) {
     u32("attention.head_count_kv", hp.n_head_kv);
     f32("rope.freq_base", hp.rope_theta);
     f32("attention.layer_norm_rms_epsilon", hp.rms_eps);
@@ -195,6 +204,12 @@ void arch_metadata(const SynthOptions& opt, const SynthHparams& hp, ModelPlan* p
     u32("rope.scaling.original_context_length", hp.yarn_orig_ctx);
     f32("rope.scaling.yarn_log_multiplier", hp.yarn_log_mul);
   }
+  if (hp.idx_top_k > 0) {
+    u32("attention.indexer.head_count", hp.idx_n_head);
+    u32("attention.indexer.key_length", hp.idx_head_dim);
+    u32("attention.indexer.top_k", hp.idx_top_k);
+    f32("attention.layer_norm_epsilon", 1e-6f);
+  }
 }
 
 }  // namespace
@@ -212,8 +227,8 @@ ModelPlan plan_model(const SynthOptions& opt) {
   if (opt.n_layers < 0) throw std::runtime_error("--layers must be positive");
   if (opt.n_layers > 0) hp.n_layer = opt.n_layers;
   hp.n_leading_dense = std::min(hp.n_leading_dense, hp.n_layer);
-  if (opt.mla_layout != MlaFileLayout::Legacy && hp.arch != "deepseek2")
-    throw std::runtime_error("--mla-layout applies to deepseek2 only");
+  if (opt.mla_layout != MlaFileLayout::Legacy && !is_mla_arch(hp.arch))
+    throw std::runtime_error("--mla-layout applies to deepseek2 and deepseek32 only");
 
   SynthVocab vocab = opt.tokenizer_json.empty()
                          ? vocab_synthetic(hp.n_vocab, hp.bos_id, hp.eos_id,

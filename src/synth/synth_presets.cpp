@@ -175,10 +175,28 @@ SynthHparams llama_tiny() {
   return h;
 }
 
+// DeepSeek-V3.2: V3 plus a lightning indexer of 64 heads × 128 picking 2048 keys per query.
+SynthHparams with_indexer(SynthHparams h, int64_t heads, int64_t dim, int64_t top_k) {
+  h.arch = "deepseek32";
+  h.idx_n_head = heads;
+  h.idx_head_dim = dim;
+  h.idx_top_k = top_k;
+  return h;
+}
+SynthHparams ds32_v32() { return with_indexer(ds_v3(), 64, 128, 2048); }
+// bench-moe's widths with V3.2's indexer: decode at depth reads the indexer keys and 2048 latent rows.
+SynthHparams ds32_bench() {
+  SynthHparams h = with_indexer(ds_bench_moe(), 64, 128, 2048);
+  h.n_ctx = 163840;
+  return h;
+}
+SynthHparams ds32_tiny() { return with_indexer(ds_tiny(), 4, 32, 16); }
+
 using Factory = SynthHparams (*)();
 const std::map<std::string, std::vector<std::pair<std::string, Factory>>>& table() {
   static const std::map<std::string, std::vector<std::pair<std::string, Factory>>> t{
       {"deepseek2", {{"v3", ds_v3}, {"v2-lite", ds_v2_lite}, {"bench-moe", ds_bench_moe}, {"tiny", ds_tiny}}},
+      {"deepseek32", {{"v3.2", ds32_v32}, {"bench-v32", ds32_bench}, {"tiny", ds32_tiny}}},
       {"qwen2", {{"r1-distill-qwen-1.5b", qwen2_distill_1_5b}, {"tiny", qwen2_tiny}}},
       {"llama", {{"r1-distill-llama-8b", llama_distill_8b}, {"tiny", llama_tiny}}},
   };
@@ -188,7 +206,7 @@ const std::map<std::string, std::vector<std::pair<std::string, Factory>>>& table
 }  // namespace
 
 const std::vector<std::string>& synth_archs() {
-  static const std::vector<std::string> v{"deepseek2", "qwen2", "llama"};
+  static const std::vector<std::string> v{"deepseek2", "deepseek32", "qwen2", "llama"};
   return v;
 }
 

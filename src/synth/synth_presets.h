@@ -7,7 +7,7 @@
 namespace qs {
 
 struct SynthHparams {
-  std::string arch;    // "deepseek2" | "qwen2" | "llama"
+  std::string arch;    // "deepseek2" | "deepseek32" | "qwen2" | "llama"
   std::string preset;
   int64_t n_vocab = 0;
   int64_t n_embd = 0;
@@ -38,6 +38,10 @@ struct SynthHparams {
   bool expert_weights_norm = false;
   uint32_t gating_func = 1;  // llama.cpp enum: 1 softmax, 2 sigmoid
   bool exp_probs_b = false;  // selection bias (V3 family)
+  // deepseek32: the DSA lightning indexer
+  int64_t idx_n_head = 0;
+  int64_t idx_head_dim = 0;
+  int64_t idx_top_k = 0;
 
   // YaRN (deepseek2)
   bool yarn = false;
