@@ -118,7 +118,9 @@ void attend_absorbed_span(const ModelConfig& c, const LayerWeights& w, const KvC
   const size_t q_row = static_cast<size_t>(c.n_head) * (c.qk_nope + dr), o_row = static_cast<size_t>(c.n_head) * c.head_dim_v;
   const MatView all = cache.k_view(il, pos0 + n, 0, dc + dr);
   constexpr size_t kGatherBytes = size_t{32} << 20;
-  std::vector<uint8_t> gathered;
+  // Kept between calls: a fresh multi-megabyte buffer per layer and token is fresh pages the kernel
+  // zeroes each time (a fifth of a decode step at 4096 tokens of context went to clearing pages).
+  thread_local std::vector<uint8_t> gathered;
   for (int t0 = 0; t0 < n;) {
     LatentKeys keys;
     size_t bytes = 0;
