@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/model.h"
+#include "server/chat_output.h"
 #include "server/http_server.h"
 
 namespace qs::test {
@@ -195,6 +196,30 @@ inline double metric(int port, const std::string& prefix) {
     at += prefix.size();
   }
   return -1;
+}
+
+// Generated text through a ChatOutput piece by piece, as the server streams it, then the Done event:
+// everything the deltas showed, and the final delta (with the parsed tool calls).
+struct StreamedOutput {
+  std::string content, reasoning;
+  server::ChatOutput::Delta last;
+};
+inline StreamedOutput stream_pieces(server::ChatOutput& out, const std::vector<std::string>& pieces) {
+  StreamedOutput r;
+  for (const auto& p : pieces) {
+    GenEvent ev;
+    ev.text = p;
+    const auto d = out.push(ev);
+    r.content += d.content;
+    r.reasoning += d.reasoning;
+  }
+  GenEvent done;
+  done.kind = GenEvent::Kind::Done;
+  done.finish_reason = "stop";
+  r.last = out.finish(done);
+  r.content += r.last.content;
+  r.reasoning += r.last.reasoning;
+  return r;
 }
 
 inline json chat_body(const std::string& user, int max_tokens, json extra = json::object()) {

@@ -488,17 +488,7 @@ TEST(ServerChatOutput, ParsesDeepSeekToolCallsAndHoldsTheBlockBack) {
   const std::vector<std::string> pieces = {"Let me check.", "<｜tool▁calls▁begin｜>", "<｜tool▁call▁begin｜>", "function",
                                            "<｜tool▁sep｜>", "get_weather\n```json\n{\"city\": ", "\"Paris\"}\n```",
                                            "<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"};
-  std::string streamed;
-  for (const auto& p : pieces) {
-    GenEvent ev;
-    ev.text = p;
-    streamed += out.push(ev).content;
-  }
-  GenEvent done;
-  done.kind = GenEvent::Kind::Done;
-  done.finish_reason = "stop";
-  const auto last = out.finish(done);
-  streamed += last.content;
+  const auto [streamed, reasoning, last] = test::stream_pieces(out, pieces);
   EXPECT_EQ(streamed, "Let me check.");
   ASSERT_TRUE(last.tool_calls.is_array());
   ASSERT_EQ(last.tool_calls.size(), 1u);
@@ -511,14 +501,7 @@ TEST(ServerChatOutput, ParsesDeepSeekToolCallsAndHoldsTheBlockBack) {
 
   // A broken block is returned as plain content.
   server::ChatOutput bad(tok, o);
-  std::string shown;
-  for (const char* p : {"Hi ", "<｜tool▁calls▁begin｜>", "garbage"}) {
-    GenEvent ev;
-    ev.text = p;
-    shown += bad.push(ev).content;
-  }
-  shown += bad.finish(done).content;
-  EXPECT_EQ(shown, "Hi <｜tool▁calls▁begin｜>garbage");
+  EXPECT_EQ(test::stream_pieces(bad, {"Hi ", "<｜tool▁calls▁begin｜>", "garbage"}).content, "Hi <｜tool▁calls▁begin｜>garbage");
   EXPECT_EQ(bad.finish_reason(), "stop");
 }
 
@@ -534,17 +517,7 @@ TEST(ServerChatOutput, ParsesDsmlToolCallsAndHoldsTheBlockBack) {
   const std::vector<std::string> pieces = {"Sure.", "\n\n<｜DSML", "｜function_calls>\n<｜DSML｜invoke name=\"get_weather\">\n",
                                            "<｜DSML｜parameter name=\"city\" string=\"true\">Paris</｜DSML｜parameter>\n",
                                            "</｜DSML｜invoke>\n</｜DSML｜function_calls>"};
-  std::string streamed;
-  for (const auto& p : pieces) {
-    GenEvent ev;
-    ev.text = p;
-    streamed += out.push(ev).content;
-  }
-  GenEvent done;
-  done.kind = GenEvent::Kind::Done;
-  done.finish_reason = "stop";
-  const auto last = out.finish(done);
-  streamed += last.content;
+  const auto [streamed, reasoning, last] = test::stream_pieces(out, pieces);
   EXPECT_EQ(streamed, "Sure.\n\n");
   ASSERT_TRUE(last.tool_calls.is_array());
   ASSERT_EQ(last.tool_calls.size(), 1u);

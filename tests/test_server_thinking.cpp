@@ -109,19 +109,7 @@ TEST(ServerThinking, V31ToolCallsAfterReasoningAreParsedWhenStreamed) {
   const std::vector<std::string> pieces = {"The user wants", " the weather.</think>", "<｜tool▁calls▁begin｜>",
                                            "<｜tool▁call▁begin｜>get_", "weather<｜tool▁sep｜>{\"city\": ",
                                            "\"杭州\"}<｜tool▁call▁end｜>", "<｜tool▁calls▁end｜>"};
-  std::string content, reasoning;
-  for (const auto& p : pieces) {
-    GenEvent ev;
-    ev.text = p;
-    const auto d = out.push(ev);
-    content += d.content;
-    reasoning += d.reasoning;
-  }
-  GenEvent done;
-  done.kind = GenEvent::Kind::Done;
-  done.finish_reason = "stop";
-  const auto last = out.finish(done);
-  content += last.content;
+  const auto [content, reasoning, last] = test::stream_pieces(out, pieces);
   EXPECT_EQ(reasoning, "The user wants the weather.");
   EXPECT_EQ(content, "");
   ASSERT_TRUE(last.tool_calls.is_array());

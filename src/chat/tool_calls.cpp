@@ -57,6 +57,17 @@ bool is_json_object(std::string_view s) {
   return j.is_object();
 }
 
+// A block of calls that parsed, from byte `start` to `end`: the text before it is the content, and
+// whatever follows it (normally nothing, or the EOS marker) is kept as content too.
+ToolCallParse finish_block(std::string_view text, size_t start, size_t end, ToolCallParse r) {
+  std::string_view tail = text.substr(std::min(end, text.size()));
+  if (at(tail, skip_space(tail, 0), kEos)) tail = tail.substr(skip_space(tail, 0) + kEos.size());
+  r.content = std::string(trim_right(text.substr(0, start)));
+  if (!trim(tail).empty()) r.content += std::string(trim(tail));
+  r.parsed = true;
+  return r;
+}
+
 // V3/R1: "function<｜tool▁sep｜>NAME\n```json\nARGS\n```"; V3.1: "NAME<｜tool▁sep｜>ARGS" -> call;
 // returns an error message or "".
 std::string parse_deepseek_body(std::string_view body, ToolCall& call) {
@@ -133,13 +144,7 @@ ToolCallParse parse_deepseek_tool_calls(std::string_view text) {
     p = end + kCallEnd.size();
   }
   if (r.calls.empty()) return not_parsed(text, "tool-call block without any call");
-  // Whatever follows the block (normally nothing, or the EOS marker) is kept as content.
-  std::string_view tail = text.substr(std::min(p, text.size()));
-  if (at(tail, skip_space(tail, 0), kEos)) tail = tail.substr(skip_space(tail, 0) + kEos.size());
-  r.content = std::string(trim_right(text.substr(0, start)));
-  if (!trim(tail).empty()) r.content += std::string(trim(tail));
-  r.parsed = true;
-  return r;
+  return finish_block(text, start, p, std::move(r));
 }
 
 namespace {
@@ -214,12 +219,7 @@ ToolCallParse parse_dsml_tool_calls(std::string_view text) {
     r.calls.push_back(std::move(call));
   }
   if (r.calls.empty()) return not_parsed(text, "DSML function_calls without any invoke");
-  std::string_view tail = text.substr(std::min(p, text.size()));
-  if (at(tail, skip_space(tail, 0), kEos)) tail = tail.substr(skip_space(tail, 0) + kEos.size());
-  r.content = std::string(trim_right(text.substr(0, start)));
-  if (!trim(tail).empty()) r.content += std::string(trim(tail));
-  r.parsed = true;
-  return r;
+  return finish_block(text, start, p, std::move(r));
 }
 
 ToolCallParse parse_qwen_tool_calls(std::string_view text) {

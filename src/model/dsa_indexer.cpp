@@ -49,10 +49,12 @@ KeySelection select_keys(const ModelConfig& c, const LayerWeights& w, const Rope
   std::vector<float> K(static_cast<size_t>(n) * id);
   matmul_float_act(w.idx_wk, X, n, K.data());
   std::vector<int> pos(static_cast<size_t>(n));
+  std::vector<const KvCache*> cache_of(static_cast<size_t>(n));
   for (const SeqSpan& sp : spans)
     for (int i = 0; i < sp.count; ++i) {
       const int t = sp.start + i;
       pos[t] = sp.pos0 + i;
+      cache_of[t] = sp.cache;
       float* k = &K[static_cast<size_t>(t) * id];
       layer_norm(k, w.idx_k_norm.data(), w.idx_k_norm_b.data(), id, c.idx_norm_eps);
       rope.apply(k, pos[t], 1, 0, RopeStyle::NeoX);
@@ -76,9 +78,6 @@ KeySelection select_keys(const ModelConfig& c, const LayerWeights& w, const Rope
   std::vector<Job> jobs;
   std::vector<IndexQuery> queries(static_cast<size_t>(n));
   std::vector<std::vector<float>> scores(static_cast<size_t>(n));
-  std::vector<const KvCache*> cache_of(static_cast<size_t>(n));
-  for (const SeqSpan& sp : spans)
-    for (int i = 0; i < sp.count; ++i) cache_of[static_cast<size_t>(sp.start + i)] = sp.cache;
   for (int t = 0; t < n; ++t) {
     if (pos[t] + 1 <= c.idx_top_k) continue;
     float* q = &Q[static_cast<size_t>(t) * ih * id];
