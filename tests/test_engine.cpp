@@ -7,6 +7,7 @@
 #include <set>
 
 #include "engine/sampler.h"
+#include "kernels/thread_pool.h"
 #include "model/model.h"
 #include "model/moe.h"
 #include "model/rope.h"
@@ -59,8 +60,8 @@ TEST(Engine, AbsorbedEqualsDecompressedAfterCachedPrefix) {
 
 // A prompt longer than the blocked attention's key chunk (256) and the absorbed one's (128): both
 // fold several chunks through their online softmax and must still agree, on both on-disk MLA
-// layouts (attn_kv_b, and attn_k_b/attn_v_b). With the 8-bit cache, absorbed attention also rounds
-// each query to 8 bits (once per query, whatever the number of chunks): measured 0.05 RMS apart
+// layouts (attn_kv_b, and attn_k_b/attn_v_b). With the 8-bit cache, absorbed attention below AVX-512
+// also rounds each query to 8 bits (once per query, whatever the number of chunks): measured 0.05 RMS apart
 // over the 600 positions, with a few positions much further (the random fixture's routing flips
 // on small differences: decompressed F16 vs Q8_0 cache shows the same), so that case is bound by RMS.
 TEST(Engine, AbsorbedEqualsDecompressedOverSeveralKeyChunks) {
@@ -81,6 +82,30 @@ TEST(Engine, AbsorbedEqualsDecompressedOverSeveralKeyChunks) {
       }
     }
   }
+}
+
+// Absorbed decode splits a long cache into spans of rows that the threads share; the spans are fixed
+// by the context, not by the thread count, so the logits must be bit-identical with 1, 2 or 3
+// threads (here 1,300 cached rows: three spans, and with 3 threads spans and heads both split).
+TEST(Engine, AbsorbedDecodeIsTheSameOnAnyThreadCount) {
+  auto m = Model::load(test::model_path("ds3-small-mla.f16.gguf"));
+  m->set_mla_mode(MlaMode::Absorbed);
+  const int V = m->n_vocab();
+  std::vector<int32_t> toks(1300);
+  for (size_t i = 0; i < toks.size(); ++i) toks[i] = static_cast<int32_t>((i * 104729 + 7) % V);
+  std::vector<std::vector<float>> got;
+  for (int threads : {1, 2, 3}) {
+    set_global_threads(threads);
+    auto seq = m->new_sequence(static_cast<int>(toks.size()));
+    std::vector<float> prompt_logits(static_cast<size_t>(V) * (toks.size() - 2)), last(static_cast<size_t>(V) * 2);
+    m->forward(*seq, toks.data(), static_cast<int>(toks.size()) - 2, prompt_logits.data(), false);
+    for (int i = 0; i < 2; ++i)  // two decode steps over the cached prefix
+      m->forward(*seq, &toks[toks.size() - 2 + i], 1, &last[static_cast<size_t>(V) * i], false);
+    got.push_back(last);
+  }
+  set_global_threads(ThreadPool::default_threads());
+  for (size_t k = 1; k < got.size(); ++k)
+    for (size_t i = 0; i < got[0].size(); ++i) ASSERT_EQ(got[k][i], got[0][i]) << "threads run " << k << " at " << i;
 }
 
 TEST(Engine, SequencesAreIndependent) {

@@ -6,6 +6,8 @@
 #include <random>
 #include <vector>
 
+#include "kernels/cache_rows.h"
+#include "kernels/cpu_features.h"
 #include "kernels/prefetch.h"
 #include "kernels/q4k_mla.h"
 #include "kernels/qdot.h"
@@ -122,6 +124,37 @@ double q4k_axpy_rounding(const RowsCase& s, const Q4kParts& p, const std::vector
 // types, Q8_0 and Q4_K, every level's row dot and weighted sum against double sums over the dequantized
 // weights (widths cover the 256-column strips and the 32-column tail). Q4_K at AVX-512 rounds them to
 // 16 bits and may differ by that rounding's bound besides.
+// Cache rows converted to float for the attention tiles: exactly the reference dequantization,
+// for each type with an AVX-512 conversion, odd widths (masked tails) included for the 16-bit types.
+TEST(Kernels, CacheRowsToFloatEqualTheReferenceDequantization) {
+  if (detected_simd_level() < SimdLevel::Avx512) GTEST_SKIP() << "no AVX-512 on this CPU";
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd(0.f, 1.f);
+  for (GgmlType t : {GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0})
+    for (int64_t n : {32, 80, 576, 37}) {
+      if (t == GgmlType::Q8_0 && n % 32) continue;
+      ASSERT_NE(rows_to_float_avx512(t), nullptr);
+      const int64_t nr = 5;
+      const size_t stride = row_bytes(t, n) + 2 * (t != GgmlType::Q8_0);  // rows need not be packed
+      std::vector<uint8_t> rows(stride * nr);
+      std::vector<float> src(n), want(nr * n), got(nr * n + 3, -7.f);
+      for (int64_t r = 0; r < nr; ++r) {
+        for (auto& v : src) v = nd(rng) * 3.f;
+        quantize_row(t, src.data(), rows.data() + r * stride, n);
+        dequantize_row(t, rows.data() + r * stride, &want[r * n], n);
+      }
+      MatView m;
+      m.type = t;
+      m.data = rows.data();
+      m.rows = nr;
+      m.cols = n;
+      m.row_stride = stride;
+      rows_to_float_st(m, 1, nr - 1, got.data());
+      for (int64_t i = 0; i < (nr - 1) * n; ++i) ASSERT_EQ(got[i], want[n + i]) << static_cast<int>(t) << " n " << n << " at " << i;
+      for (int64_t i = (nr - 1) * n; i < static_cast<int64_t>(got.size()); ++i) ASSERT_EQ(got[i], -7.f) << "wrote past the rows";
+    }
+}
+
 TEST(Kernels, FloatActivationKernelsMatchDequantizedWeights) {
   for (GgmlType t : {GgmlType::F32, GgmlType::F16, GgmlType::BF16, GgmlType::Q8_0, GgmlType::Q4_K})
     for (int64_t n : {1024, t == GgmlType::Q4_K ? 512 : 544}) {

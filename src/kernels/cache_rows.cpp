@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "kernels/cpu_features.h"
 #include "kernels/qdot.h"
 #include "tensor/quants.h"
 
@@ -25,6 +26,13 @@ void rows_dot_prepared_st(const MatView& rows, const void* query, float* y) {
 void rows_dot_st(const MatView& rows, const float* x, float* y) {
   thread_local std::vector<uint8_t> buf;
   rows_dot_prepared_st(rows, rows_query(rows, x, buf), y);
+}
+
+void rows_to_float_st(const MatView& rows, int64_t r0, int64_t nr, float* out) {
+  if (rows.layout != RowLayout::File) throw std::invalid_argument("cache rows are in the file layout");
+  const RowsToFloatFn fn = active_simd_level() >= SimdLevel::Avx512 ? rows_to_float_avx512(rows.type) : nullptr;
+  if (fn) return fn(rows.row(r0), rows.row_stride, nr, rows.cols, out);
+  for (int64_t r = 0; r < nr; ++r) dequantize_row(rows.type, rows.row(r0 + r), out + r * rows.cols, rows.cols);
 }
 
 void rows_weighted_sum_st(const MatView& rows, const float* w, float* out, PrefetchTrail* next) {

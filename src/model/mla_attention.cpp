@@ -11,7 +11,9 @@
 
 #include "kernels/attention_tiles.h"
 #include "kernels/cache_rows.h"
+#include "kernels/cpu_features.h"
 #include "kernels/float_matmul.h"
+#include "kernels/latent_heads.h"
 #include "kernels/matmul.h"
 #include "kernels/matmul_many.h"
 #include "kernels/repack.h"
@@ -41,9 +43,9 @@ PrefetchTrail rows_trail(const MatView& v) {
   return trail_of(v.data, v.empty() ? 0 : static_cast<size_t>(v.rows) * v.row_stride);
 }
 
-// Cached positions scored per pass in absorbed attention: a chunk (V3: 144 KB in F16) stays in L2
-// while every head of the thread reads it, so the cache streams once per thread and layer instead of
-// once per head (V3 has 128 heads) — with an online softmax carried from chunk to chunk.
+// Cached positions scored per pass in absorbed attention: a chunk (V3: 144 KB in F16, 295 KB as
+// float) stays in L2 while every head of the piece reads it, so the cache streams once per layer
+// instead of once per head (V3 has 128 heads), with an online softmax carried from chunk to chunk.
 constexpr int kLatentChunk = 128;
 
 // The latent rows each query of attend_absorbed reads: the cache's prefix up to the query (dense),
@@ -53,59 +55,203 @@ struct LatentKeys {
   int max_rows = 0;
 };
 
+// The online-softmax state of every (token, head) pair over one span of cached rows, token-major:
+// the unnormalised output in latent space, the running max and the sum of exponentials.
+struct SpanState {
+  float* o_lat;  // [n·H][d_c]
+  float* m;      // [n·H], from -inf
+  float* l;      // [n·H], from 0
+};
+
+// Where one piece of absorbed attention works: cached rows [r0, r1) for heads [h0, h1) of every token.
+// Queries and states are indexed by token·H + head.
+struct SpanWork {
+  int r0, r1, h0, h1, H;
+};
+
+// Chunk by chunk, one (token, head) pair at a time: each head's query against the cache rows in the
+// cache's own type (the row kernels of qdot.h, vectorised for AVX2 as well).
+void fold_span_per_head(const LatentKeys& keys_of, const SpanWork& wk, const float* q, int dc, int dr, float scale,
+                        const SpanState& st) {
+  const int heads = wk.h1 - wk.h0;
+  const size_t nq = keys_of.of.size() * heads;
+  std::vector<float> p(kLatentChunk);
+  // Each query in the cache's activation format once (a Q8_0 cache scores 8-bit queries), not per chunk.
+  std::vector<std::vector<uint8_t>> qbuf(nq);
+  std::vector<const void*> qk(nq);
+  for (size_t t = 0; t < keys_of.of.size(); ++t)
+    for (int i = 0; i < heads; ++i)
+      qk[t * heads + i] = rows_query(keys_of.of[0], q + (t * wk.H + wk.h0 + i) * (dc + dr), qbuf[t * heads + i]);
+  const int r0 = wk.r0, r1 = wk.r1;
+  for (int s0 = r0; s0 < r1; s0 += kLatentChunk) {
+    const int ns = std::min(kLatentChunk, r1 - s0);
+    for (size_t t = 0; t < keys_of.of.size(); ++t) {
+      const MatView& all = keys_of.of[t];
+      const int vis = std::min<int64_t>(ns, all.rows - s0);  // causal: keys up to and including the token
+      if (vis <= 0) continue;
+      const MatView keys = all.slice_rows(s0, vis);
+      MatView vals = keys;
+      vals.cols = dc;
+      for (int i = 0; i < heads; ++i) {
+        const size_t k = t * wk.H + wk.h0 + i;
+        rows_dot_prepared_st(keys, qk[t * heads + i], p.data());
+        for (int j = 0; j < vis; ++j) p[j] *= scale;
+        fold_scores(p.data(), vis, st.m[k], st.l[k], &st.o_lat[k * dc], dc);
+        rows_weighted_sum_st(vals, p.data(), &st.o_lat[k * dc]);
+      }
+    }
+  }
+}
+
+// Chunk by chunk, the heads of a token 16 at a time in the vector lanes (latent_heads.h): the chunk
+// is converted to float once for all heads and tokens (per head, converting F16 rows had cost as
+// much as the products), the queries are transposed once per span.
+void fold_span_tiled(const LatentKeys& keys_of, const SpanWork& wk, const float* q, int dc, int dr, float scale,
+                     const SpanState& st) {
+  constexpr int L = kLatentLanes;
+  const LatentChunkFn fold = latent_chunk_kernel();
+  const size_t row = static_cast<size_t>(dc + dr), dk = row;
+  const int n = static_cast<int>(keys_of.of.size()), heads = wk.h1 - wk.h0, groups = (heads + L - 1) / L;
+  // Per (token, group): the transposed queries [dk][16] and the state m[16], l[16], oT[dc][16].
+  const size_t g_state = 2 * L + static_cast<size_t>(dc) * L;
+  std::vector<float> qT(static_cast<size_t>(n) * groups * dk * L, 0.f), state(static_cast<size_t>(n) * groups * g_state, 0.f);
+  auto group_state = [&](int t, int g) {
+    float* b = &state[(static_cast<size_t>(t) * groups + g) * g_state];
+    return LatentHeadsState{b, b + L, b + 2 * L};
+  };
+  for (int t = 0; t < n; ++t)
+    for (int i = 0; i < heads; ++i) {
+      const float* qi = q + (static_cast<size_t>(t) * wk.H + wk.h0 + i) * row;
+      float* dst = &qT[(static_cast<size_t>(t) * groups + i / L) * dk * L + i % L];
+      for (size_t d = 0; d < dk; ++d) dst[d * L] = qi[d];
+      if (i % L == 0) std::fill_n(group_state(t, i / L).m, L, -INFINITY);
+    }
+  std::vector<float> scratch(static_cast<size_t>(kLatentChunk) * L), rows_f(kLatentChunk * row);
+  for (int s0 = wk.r0; s0 < wk.r1; s0 += kLatentChunk) {
+    const int ns = std::min(kLatentChunk, wk.r1 - s0);
+    const uint8_t* converted_from = nullptr;  // the tokens of a dense batch share their rows
+    int converted = 0;
+    for (int t = 0; t < n; ++t) {
+      const MatView& all = keys_of.of[static_cast<size_t>(t)];
+      const int vis = std::min<int64_t>(ns, all.rows - s0);  // causal: keys up to and including the token
+      if (vis <= 0) continue;
+      const float* kf = rows_f.data();
+      size_t k_stride = row;
+      if (all.type == GgmlType::F32) {
+        kf = reinterpret_cast<const float*>(all.row(s0));
+        k_stride = all.row_stride / sizeof(float);
+      } else {
+        if (all.data != converted_from) converted_from = all.data, converted = 0;
+        if (vis > converted) rows_to_float_st(all, s0 + converted, vis - converted, &rows_f[converted * row]);
+        converted = std::max(converted, vis);
+      }
+      // The rows this piece reads next, asked for while this chunk computes (the last token's pass).
+      const int64_t after = std::min<int64_t>({ns, wk.r1 - s0 - ns, all.rows - s0 - ns});
+      PrefetchTrail next = t + 1 == n && after > 0 ? trail_of(all.row(s0 + ns), after * all.row_stride) : PrefetchTrail{};
+      for (int g = 0; g < groups; ++g)
+        fold(&qT[(static_cast<size_t>(t) * groups + g) * dk * L], static_cast<int>(dk), kf, k_stride, vis, dc, scale,
+             scratch.data(), group_state(t, g), &next);
+    }
+  }
+  for (int t = 0; t < n; ++t)  // back to the span's layout, one row of d_c per head
+    for (int i = 0; i < heads; ++i) {
+      const LatentHeadsState gs = group_state(t, i / L);
+      const size_t k = static_cast<size_t>(t) * wk.H + wk.h0 + i;
+      st.m[k] = gs.m[i % L];
+      st.l[k] = gs.l[i % L];
+      for (int d = 0; d < dc; ++d) st.o_lat[k * dc + d] = gs.oT[static_cast<size_t>(d) * L + i % L];
+    }
+}
+
+// Cached rows per span of absorbed attention. The threads share the cache by spans, not by heads,
+// so each row is read from memory and converted once per layer rather than once per thread; the
+// span length is fixed (not derived from the thread count), so the result does not depend on how
+// many threads ran it. Partial states of all spans stay under kSpanStateBytes.
+constexpr int kSpanRows = 4 * kLatentChunk;
+constexpr size_t kSpanStateBytes = size_t{64} << 20;
+
 // Attention in latent space: one 576-wide query [W_UKᵀ·q_nope | q_pe] per head scores every cached
 // row [c_kv | k_pe] directly; the weighted sum of c_kv is lifted to the value head by W_UV.
+// Three passes: latent queries (threads split the heads), the cache in spans of rows (threads split
+// the spans, and the heads too when spans are fewer than threads), then the spans' states merged in
+// span order and lifted by W_UV (heads again).
 void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const LatentKeys& keys_of, const float* Q, int n,
                      float* O) {
   const int H = c.n_head, dn = c.qk_nope, dr = c.qk_rope, dc = c.kv_lora_rank, dv = c.head_dim_v;
   const int dqk = dn + dr;
-  const float scale = c.attn_scale();
-  // Heads are split over the threads; each thread walks the cache once for all its heads and tokens.
+  const size_t row = static_cast<size_t>(dc + dr), pairs = static_cast<size_t>(n) * H;
+  std::vector<float> q(pairs * row);
   global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
-    const int nh = static_cast<int>(h1 - h0);
-    const size_t qs = static_cast<size_t>(n) * nh;  // (token, head) pairs of this thread
-    std::vector<float> q(qs * (dc + dr)), o_lat(qs * dc, 0.f), m(qs, -INFINITY), l(qs, 0.f);
-    std::vector<float> p(kLatentChunk);
-    // The rows this thread reads next; the cache's weighted sums (Q8_0) step it on as well.
-    PrefetchTrail trail;
+    PrefetchTrail trail;  // the next head's rows, which do not follow this head's
     for (int t = 0; t < n; ++t)
-      for (int i = 0; i < nh; ++i) {
-        const float* qh = Q + (static_cast<size_t>(t) * H + h0 + i) * dqk;
-        float* qa = &q[(static_cast<size_t>(t) * nh + i) * (dc + dr)];
-        trail = rows_trail(i + 1 < nh ? w.uk(static_cast<int>(h0) + i + 1, c) : w.uv(static_cast<int>(h0), c));
-        absorb_query(c, w, static_cast<int>(h0) + i, qh, qa, &trail);
+      for (int64_t h = h0; h < h1; ++h) {
+        const float* qh = Q + (static_cast<size_t>(t) * H + h) * dqk;
+        float* qa = &q[(static_cast<size_t>(t) * H + h) * row];
+        trail = rows_trail(h + 1 < h1 ? w.uk(static_cast<int>(h) + 1, c) : MatView{});
+        absorb_query(c, w, static_cast<int>(h), qh, qa, &trail);
         std::copy(qh + dn, qh + dqk, qa + dc);
       }
-    // Each query in the cache's activation format once (a Q8_0 cache scores 8-bit queries), not per chunk.
-    std::vector<std::vector<uint8_t>> qbuf(qs);
-    std::vector<const void*> qk(qs);
-    for (size_t k = 0; k < qs; ++k) qk[k] = rows_query(keys_of.of[0], &q[k * (dc + dr)], qbuf[k]);
-    for (int s0 = 0; s0 < keys_of.max_rows; s0 += kLatentChunk) {
-      const int ns = std::min(kLatentChunk, keys_of.max_rows - s0);
-      for (int t = 0; t < n; ++t) {
-        const MatView& all = keys_of.of[static_cast<size_t>(t)];
-        const int vis = std::min<int64_t>(ns, all.rows - s0);  // causal: keys up to and including the token
-        if (vis <= 0) continue;
-        const MatView keys = all.slice_rows(s0, vis);
-        MatView vals = keys;
-        vals.cols = dc;
-        for (int i = 0; i < nh; ++i) {
-          const size_t k = static_cast<size_t>(t) * nh + i;
-          rows_dot_prepared_st(keys, qk[k], p.data());
-          for (int j = 0; j < vis; ++j) p[j] *= scale;
-          fold_scores(p.data(), vis, m[k], l[k], &o_lat[k * dc], dc);
-          rows_weighted_sum_st(vals, p.data(), &o_lat[k * dc], &trail);
-        }
+  });
+
+  const size_t state_floats = pairs * (dc + 2);
+  const int max_spans = static_cast<int>(std::max<size_t>(1, kSpanStateBytes / (state_floats * sizeof(float))));
+  const int per_span = (keys_of.max_rows + max_spans - 1) / max_spans;
+  const int span_rows = std::max(kSpanRows, (per_span + kLatentChunk - 1) / kLatentChunk * kLatentChunk);
+  const int spans = std::max(1, (keys_of.max_rows + span_rows - 1) / span_rows);
+  // Kept between calls (up to kSpanStateBytes): every piece resets the part it uses.
+  thread_local std::vector<float> kept;
+  if (kept.size() < static_cast<size_t>(spans) * state_floats) kept.resize(static_cast<size_t>(spans) * state_floats);
+  float* const states = kept.data();  // the workers see this thread's buffer through the pointer
+  auto state_of = [&](int sp) {
+    float* base = states + static_cast<size_t>(sp) * state_floats;
+    return SpanState{base, base + pairs * dc, base + pairs * (dc + 1)};
+  };
+  // The tiles need AVX-512; below it the per-head row kernels are the faster of the two.
+  const bool tiled = active_simd_level() >= SimdLevel::Avx512;
+  const float scale = c.attn_scale();
+  // Fewer spans than threads (a short context): the heads are split as well. That changes no result:
+  // each head's sums run in the same order whichever heads share a piece.
+  const int threads = global_pool().size();
+  const int head_parts = std::min(H, std::max(1, (threads + spans - 1) / spans));
+  global_pool().parallel_for(int64_t{spans} * head_parts, [&](int64_t b, int64_t e, int) {
+    for (int64_t job = b; job < e; ++job) {
+      const int sp = static_cast<int>(job / head_parts), part = static_cast<int>(job % head_parts);
+      const SpanWork wk{sp * span_rows, std::min(keys_of.max_rows, (sp + 1) * span_rows), H * part / head_parts,
+                        H * (part + 1) / head_parts, H};
+      const SpanState st = state_of(sp);
+      for (int t = 0; t < n; ++t) {  // this piece's share of the span's state, where it will be read
+        const size_t k0 = static_cast<size_t>(t) * H + wk.h0, k1 = k0 + (wk.h1 - wk.h0);
+        std::fill(st.m + k0, st.m + k1, -INFINITY);
+        std::fill(st.l + k0, st.l + k1, 0.f);
+        std::fill(st.o_lat + k0 * dc, st.o_lat + k1 * dc, 0.f);
       }
+      if (tiled) fold_span_tiled(keys_of, wk, q.data(), dc, dr, scale, st);
+      else fold_span_per_head(keys_of, wk, q.data(), dc, dr, scale, st);
     }
+  });
+
+  global_pool().parallel_for(H, [&](int64_t h0, int64_t h1, int) {
+    std::vector<float> o(dc);
+    PrefetchTrail trail;
     for (int t = 0; t < n; ++t)
-      for (int i = 0; i < nh; ++i) {
-        const size_t k = static_cast<size_t>(t) * nh + i;
-        float* o = &o_lat[k * dc];
-        const float inv = 1.f / l[k];
+      for (int64_t h = h0; h < h1; ++h) {
+        const size_t k = static_cast<size_t>(t) * H + h;
+        float mx = -INFINITY;
+        for (int sp = 0; sp < spans; ++sp) mx = std::max(mx, state_of(sp).m[k]);
+        std::fill(o.begin(), o.end(), 0.f);
+        float l = 0.f;
+        for (int sp = 0; sp < spans; ++sp) {
+          const SpanState st = state_of(sp);
+          if (st.l[k] == 0.f) continue;  // no row of this span is visible to the token
+          const float f = std::exp(st.m[k] - mx);
+          l += f * st.l[k];
+          const float* ol = st.o_lat + k * dc;
+          for (int d = 0; d < dc; ++d) o[d] += f * ol[d];
+        }
+        const float inv = 1.f / l;
         for (int d = 0; d < dc; ++d) o[d] *= inv;
-        trail = rows_trail(i + 1 < nh ? w.uv(static_cast<int>(h0) + i + 1, c) : MatView{});
-        matvec_st(w.uv(static_cast<int>(h0) + i, c), o, O + (static_cast<size_t>(t) * H + h0 + i) * dv, &trail);
+        trail = rows_trail(h + 1 < h1 ? w.uv(static_cast<int>(h) + 1, c) : MatView{});
+        matvec_st(w.uv(static_cast<int>(h), c), o.data(), O + k * dv, &trail);
       }
   });
 }
