@@ -70,11 +70,18 @@ struct SpanWork {
 };
 
 // Chunk by chunk, one (token, head) pair at a time: each head's query against the cache rows in the
-// cache's own type (the row kernels of qdot.h, vectorised for AVX2 as well).
+// cache's own type (the row kernels of qdot.h, vectorised for AVX2 as well). The piece's share of
+// the span state is reset here and accumulated in place.
 void fold_span_per_head(const LatentKeys& keys_of, const SpanWork& wk, const float* q, int dc, int dr, float scale,
                         const SpanState& st) {
   const int heads = wk.h1 - wk.h0;
   const size_t nq = keys_of.of.size() * heads;
+  for (size_t t = 0; t < keys_of.of.size(); ++t) {
+    const size_t k0 = t * wk.H + wk.h0, k1 = k0 + heads;
+    std::fill(st.m + k0, st.m + k1, -INFINITY);
+    std::fill(st.l + k0, st.l + k1, 0.f);
+    std::fill(st.o_lat + k0 * dc, st.o_lat + k1 * dc, 0.f);
+  }
   std::vector<float> p(kLatentChunk);
   // Each query in the cache's activation format once (a Q8_0 cache scores 8-bit queries), not per chunk.
   std::vector<std::vector<uint8_t>> qbuf(nq);
@@ -105,7 +112,8 @@ void fold_span_per_head(const LatentKeys& keys_of, const SpanWork& wk, const flo
 
 // Chunk by chunk, the heads of a token 16 at a time in the vector lanes (latent_heads.h): the chunk
 // is converted to float once for all heads and tokens (per head, converting F16 rows had cost as
-// much as the products), the queries are transposed once per span.
+// much as the products), the queries are transposed once per span. The state lives in the lanes'
+// layout and is written to the piece's share of the span state at the end.
 void fold_span_tiled(const LatentKeys& keys_of, const SpanWork& wk, const float* q, int dc, int dr, float scale,
                      const SpanState& st) {
   constexpr int L = kLatentLanes;
@@ -218,15 +226,8 @@ void attend_absorbed(const ModelConfig& c, const LayerWeights& w, const LatentKe
       const int sp = static_cast<int>(job / head_parts), part = static_cast<int>(job % head_parts);
       const SpanWork wk{sp * span_rows, std::min(keys_of.max_rows, (sp + 1) * span_rows), H * part / head_parts,
                         H * (part + 1) / head_parts, H};
-      const SpanState st = state_of(sp);
-      for (int t = 0; t < n; ++t) {  // this piece's share of the span's state, where it will be read
-        const size_t k0 = static_cast<size_t>(t) * H + wk.h0, k1 = k0 + (wk.h1 - wk.h0);
-        std::fill(st.m + k0, st.m + k1, -INFINITY);
-        std::fill(st.l + k0, st.l + k1, 0.f);
-        std::fill(st.o_lat + k0 * dc, st.o_lat + k1 * dc, 0.f);
-      }
-      if (tiled) fold_span_tiled(keys_of, wk, q.data(), dc, dr, scale, st);
-      else fold_span_per_head(keys_of, wk, q.data(), dc, dr, scale, st);
+      if (tiled) fold_span_tiled(keys_of, wk, q.data(), dc, dr, scale, state_of(sp));
+      else fold_span_per_head(keys_of, wk, q.data(), dc, dr, scale, state_of(sp));
     }
   });
 
